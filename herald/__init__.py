@@ -1,0 +1,3 @@
+"""Herald: a self-hosted, Twilio-compatible messaging service."""
+
+__version__ = "0.1.0"

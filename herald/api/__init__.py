@@ -1,0 +1,1 @@
+"""The HTTP API: Twilio's resources at Twilio's paths, plus Herald's extensions."""

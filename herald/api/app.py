@@ -1,0 +1,136 @@
+"""The ASGI application: Twilio's paths, one error handler, a request id on every
+response and in every request's log line, and a lifespan that closes the runtime."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from herald.api import accounts, keys, messages, numbers, short_codes
+from herald.api.errors import on_http_error, on_twilio_error, on_unexpected
+from herald.domain.errors import TwilioError
+from herald.runtime import Runtime
+
+access_log = logging.getLogger("herald.access")
+
+A = "/2010-04-01/Accounts/{account_sid}"
+
+
+async def healthz(_request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def routes() -> list[Route]:
+    n = f"{A}/IncomingPhoneNumbers"
+    s = f"{A}/SMS/ShortCodes"
+    m = f"{A}/Messages"
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route(f"{A}.json", accounts.fetch, methods=["GET"]),
+        Route(f"{m}.json", messages.create, methods=["POST"]),
+        Route(f"{m}.json", messages.list_, methods=["GET"]),
+        Route(f"{m}/{{sid}}.json", messages.fetch, methods=["GET"]),
+        Route(f"{m}/{{sid}}.json", messages.update, methods=["POST"]),
+        Route(f"{m}/{{sid}}.json", messages.delete, methods=["DELETE"]),
+        Route(f"{m}/{{sid}}/Media.json", messages.list_media, methods=["GET"]),
+        Route(f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.fetch_media, methods=["GET"]),
+        Route(
+            f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.delete_media, methods=["DELETE"]
+        ),
+        Route(f"{n}.json", numbers.list_, methods=["GET"]),
+        Route(f"{n}.json", numbers.create, methods=["POST"]),
+        Route(f"{n}/{{number_type:typed}}.json", numbers.list_, methods=["GET"]),
+        Route(f"{n}/{{number_type:typed}}.json", numbers.create, methods=["POST"]),
+        Route(f"{n}/{{sid}}.json", numbers.fetch, methods=["GET"]),
+        Route(f"{n}/{{sid}}.json", numbers.update, methods=["POST"]),
+        Route(f"{n}/{{sid}}.json", numbers.delete, methods=["DELETE"]),
+        Route(f"{s}.json", short_codes.list_, methods=["GET"]),
+        Route(f"{s}.json", short_codes.create, methods=["POST"]),
+        Route(f"{s}/{{sid}}.json", short_codes.fetch, methods=["GET"]),
+        Route(f"{s}/{{sid}}.json", short_codes.update, methods=["POST"]),
+        Route(f"{s}/{{sid}}.json", short_codes.delete, methods=["DELETE"]),
+        Route(f"{A}/Keys.json", keys.list_, methods=["GET"]),
+        Route(f"{A}/Keys.json", keys.create, methods=["POST"]),
+        Route(f"{A}/Keys/{{sid}}.json", keys.fetch, methods=["GET"]),
+        Route(f"{A}/Keys/{{sid}}.json", keys.update, methods=["POST"]),
+        Route(f"{A}/Keys/{{sid}}.json", keys.delete, methods=["DELETE"]),
+    ]
+
+
+class RequestIdMiddleware:
+    """Adds `Twilio-Request-Id` to every response and logs one line per request with it."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = "RQ" + self.runtime.random_bytes(16).hex()
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"twilio-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "%s %s %s %d %.1fms",
+                request_id,
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    from starlette.convertors import Convertor, register_url_convertor
+
+    class NumberTypeConvertor(Convertor[str]):
+        regex = "Local|Mobile|TollFree"
+
+        def convert(self, value: str) -> str:
+            return value
+
+        def to_string(self, value: str) -> str:
+            return value
+
+    register_url_convertor("typed", NumberTypeConvertor())
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    handlers: dict[Any, Any] = {
+        TwilioError: on_twilio_error,
+        HTTPException: on_http_error,
+        Exception: on_unexpected,
+    }
+    app = Starlette(routes=routes(), exception_handlers=handlers, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(RequestIdMiddleware, runtime=runtime)
+    return app

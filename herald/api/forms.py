@@ -1,0 +1,127 @@
+"""Request parameters: Twilio's PascalCase names in, typed snake_case values out.
+
+Twilio's helpers send booleans as `true`/`false` and repeat a key for arrays (§1.1).
+A value of the wrong type is refused here with 20001, naming the parameter.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qsl
+
+import orjson
+
+from herald.domain import errors
+from herald.domain.outbound import SendRequest
+
+
+class Form:
+    """Form or query parameters, keeping repeated keys."""
+
+    __slots__ = ("_pairs", "_single")
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        self._single = dict(pairs)
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> Form:
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        return cls(parse_qsl(text, keep_blank_values=True))
+
+    def get(self, name: str) -> str | None:
+        return self._single.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._single
+
+    def get_all(self, name: str) -> list[str]:
+        return [value for key, value in self._pairs if key == name]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+    def boolean(self, name: str) -> bool | None:
+        raw = self._single.get(name)
+        if raw is None or raw == "":
+            return None
+        lowered = raw.lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        raise errors.InvalidParameter(f"{name} must be true or false, not {raw!r}")
+
+    def integer(self, name: str) -> int | None:
+        raw = self._single.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            raise errors.InvalidParameter(f"{name} must be an integer, not {raw!r}") from None
+
+    def decimal(self, name: str) -> str | None:
+        raw = self._single.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise errors.InvalidParameter(f"{name} must be a number, not {raw!r}") from None
+        if not value.is_finite():
+            raise errors.InvalidParameter(f"{name} must be a finite number, not {raw!r}")
+        return str(value)
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
+        raw = self._single.get(name)
+        if raw is None:
+            return None
+        if raw not in allowed:
+            raise errors.InvalidParameter(f"{name} must be one of {', '.join(allowed)}")
+        return raw
+
+
+def _tags(form: Form) -> dict[str, str] | None:
+    raw = form.get("Tags")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise errors.InvalidParameter("Tags must be a JSON object of string values")
+    return value
+
+
+def _validity_period(form: Form) -> int | None:
+    try:
+        return form.integer("ValidityPeriod")
+    except errors.InvalidParameter:
+        raise errors.InvalidValidityPeriod() from None
+
+
+def send_request(form: Form) -> SendRequest:
+    """The parameters of POST Messages.json (reference §2.3)."""
+    media_urls = tuple(url for url in form.get_all("MediaUrl") if url != "")
+    return SendRequest(
+        to=form.get("To"),
+        from_=form.get("From") or None,
+        messaging_service_sid=form.get("MessagingServiceSid") or None,
+        body=form.get("Body"),
+        media_urls=media_urls,
+        content_sid=form.get("ContentSid") or None,
+        status_callback=form.get("StatusCallback"),
+        application_sid=form.get("ApplicationSid") or None,
+        validity_period=_validity_period(form),
+        smart_encoded=form.boolean("SmartEncoded"),
+        max_price=form.decimal("MaxPrice"),
+        provide_feedback=bool(form.boolean("ProvideFeedback")),
+        attempt=form.integer("Attempt"),
+        tags=_tags(form),
+        schedule_type=form.get("ScheduleType"),
+        send_at=form.get("SendAt"),
+    )

@@ -1,0 +1,343 @@
+"""The Message resource (§2): create, fetch, list, update (redact, cancel), delete,
+and its Media subresource.
+
+A create is validated before anything is written; the store then checks that the
+account owns `From` and inserts the message in the next group commit. Beyond Twilio,
+an `Idempotency-Key` header makes a retried create return the first message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from herald.api import forms, render
+from herald.api.paging import envelope, offset_envelope, page_request
+from herald.api.requests import (
+    account_of,
+    form_of,
+    json,
+    no_content,
+    not_found,
+    query_of,
+    runtime_of,
+)
+from herald.domain import errors, outbound, timestamps
+from herald.domain.accounts import Account
+from herald.domain.message import Media, Message
+from herald.domain.sids import Prefix
+from herald.domain.status import Direction, MessageStatus, is_complete
+from herald.runtime import Runtime
+from herald.store import messages as store
+from herald.store import senders as sender_store
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+async def create(request: Request) -> Response:
+    account = await account_of(request)
+    form = await form_of(request)
+    runtime = runtime_of(request)
+    draft = outbound.prepare(forms.send_request(form), test=account.is_test)
+    if draft.from_kind is outbound.FromKind.SERVICE:
+        raise errors.ServiceNotFound(
+            f"The Messaging Service {draft.from_value} does not exist for this account."
+        )
+    message, items = _new_message(runtime, account, draft)
+    if account.is_test:
+        return json(render.message(message), 201)  # test credentials store and send nothing
+    key = _idempotency_key(request)
+    request_hash = hashlib.sha256(repr(sorted(form.items())).encode()).hexdigest()
+    ttl_us = runtime.settings.idempotency_ttl_s * 1_000_000
+
+    def write(conn: Connection) -> Message:
+        if key is not None:
+            first = _replay(conn, account.sid, key, request_hash, message.date_created - ttl_us)
+            if first is not None:
+                return first
+        sender_sid = _owned_sender(conn, account.sid, draft)
+        stored = store.insert_message(conn, _with_sender(message, sender_sid), items)
+        if key is not None:
+            store.remember_key(conn, account.sid, key, stored.sid, request_hash, stored.date_created)
+        return stored
+
+    return json(render.message(await runtime.db.write(write)), 201)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise errors.InvalidParameter(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
+        )
+    return key
+
+
+def _replay(
+    conn: Connection, account_sid: str, key: str, request_hash: str, not_before: int
+) -> Message | None:
+    found = store.find_idempotent(conn, account_sid, key, not_before)
+    if found is None:
+        return None
+    sid, first_hash = found
+    if first_hash != request_hash:
+        raise errors.IdempotencyKeyReused()
+    return store.get_message(conn, account_sid, sid)
+
+
+def _owned_sender(conn: Connection, account_sid: str, draft: outbound.Draft) -> str | None:
+    """The SID of the account's sender named by `From` (21606 when it owns none fit to send)."""
+    kind = draft.from_kind
+    if kind is outbound.FromKind.PHONE:
+        number = sender_store.find_number(conn, account_sid, draft.from_value)
+        if number is not None and number.capabilities.sms:
+            return number.sid
+    elif kind is outbound.FromKind.SHORT_CODE:
+        codes = sender_store.find_short_codes(conn, account_sid, draft.from_value)
+        for code in codes:
+            if code.country == draft.to.country and code.sms:
+                return code.sid
+        if codes:
+            raise errors.FromNotOwned(
+                f"The short code {draft.from_value} cannot send to {draft.to.e164}: a short "
+                "code can only send to numbers in its own country."
+            )
+    else:
+        return None
+    raise errors.FromNotOwned(
+        f"The From phone number {draft.from_value} is not a valid, SMS-capable inbound phone "
+        "number or short code for your account."
+    )
+
+
+def _new_message(
+    runtime: Runtime, account: Account, draft: outbound.Draft
+) -> tuple[Message, list[Media]]:
+    now = runtime.clock.now_us()
+    req = draft.request
+    has_media = bool(draft.media_urls)
+    sid = runtime.new_sid(Prefix.MEDIA_MESSAGE if has_media else Prefix.MESSAGE)
+    items = [_media(runtime, account.sid, sid, url, now) for url in draft.media_urls]
+    message = Message(
+        sid=sid,
+        account_sid=account.sid,
+        messaging_service_sid=None,
+        direction=Direction.OUTBOUND_API,
+        from_number=draft.from_value,
+        to_number=draft.to.e164,
+        sender_sid=None,
+        body=draft.body,
+        status=MessageStatus.QUEUED,
+        encoding=draft.encoded.encoding.value,
+        num_segments=1 if has_media else draft.encoded.num_segments,
+        num_media=len(items),
+        error_code=None,
+        error_message=None,
+        price=None,
+        price_unit="USD",
+        status_callback=req.status_callback or None,
+        application_sid=req.application_sid,
+        validity_period=req.validity_period,
+        smart_encoded=req.smart_encoded,
+        provide_feedback=req.provide_feedback,
+        attempt=req.attempt,
+        max_price=req.max_price,
+        tags=req.tags,
+        send_at=None,
+        date_sent=None,
+        date_created=now,
+        date_updated=now,
+    )
+    return message, items
+
+
+def _with_sender(message: Message, sender_sid: str | None) -> Message:
+    if sender_sid is None:
+        return message
+    return replace(message, sender_sid=sender_sid)
+
+
+def _media(runtime: Runtime, account_sid: str, message_sid: str, url: str, now: int) -> Media:
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    return Media(
+        sid=runtime.new_sid(Prefix.MEDIA),
+        account_sid=account_sid,
+        message_sid=message_sid,
+        content_type=guessed or "application/octet-stream",
+        url=url,
+        date_created=now,
+        date_updated=now,
+    )
+
+
+async def fetch(request: Request) -> Response:
+    account = await account_of(request)
+    sid = request.path_params["sid"]
+    message = await runtime_of(request).db.read(
+        lambda conn: store.get_message(conn, account.sid, sid)
+    )
+    if message is None:
+        raise not_found(f"/Messages/{sid}")
+    return json(render.message(message))
+
+
+_LIST_FILTERS = ("To", "From", "DateSent", "DateSent<", "DateSent>")
+
+
+def _message_filter(query: forms.Form) -> tuple[store.MessageFilter, list[tuple[str, str]]]:
+    echoed = [(name, query.get(name) or "") for name in _LIST_FILTERS if query.get(name)]
+    sent_from: int | None = None
+    sent_before: int | None = None
+    try:
+        if query.get("DateSent"):
+            sent_from, sent_before = timestamps.parse_filter(query.get("DateSent") or "")
+        if query.get("DateSent>"):
+            sent_from = max(sent_from or 0, timestamps.parse_filter(query.get("DateSent>") or "")[0])
+        if query.get("DateSent<"):
+            end = timestamps.parse_filter(query.get("DateSent<") or "")[1]
+            sent_before = min(sent_before, end) if sent_before is not None else end
+    except ValueError as exc:
+        raise errors.InvalidParameter(f"DateSent filter: {exc}") from None
+    where = store.MessageFilter(
+        to_number=query.get("To") or None,
+        from_number=query.get("From") or None,
+        sent_from=sent_from,
+        sent_before=sent_before,
+    )
+    return where, echoed
+
+
+async def list_(request: Request) -> Response:
+    account = await account_of(request)
+    query = query_of(request)
+    page = page_request(query)
+    where, echoed = _message_filter(query)
+
+    def read(conn: Connection) -> list[Message]:
+        return store.list_messages(
+            conn,
+            account.sid,
+            where,
+            limit=page.size + 1,
+            after_sid=page.after_sid,
+            before_sid=page.before_sid,
+            offset=0 if page.token else page.offset,
+        )
+
+    rows = await runtime_of(request).db.read(read)
+    has_more = len(rows) > page.size or (page.before_sid is not None and bool(rows))
+    rows = rows[-page.size :] if page.before_sid else rows[: page.size]
+    records = [render.message(m) for m in rows]
+    body = envelope(
+        "messages",
+        records,
+        request.url.path,
+        echoed,
+        page,
+        next_token=f"PA{rows[-1].sid}" if has_more and rows else None,
+        previous_token=f"PB{rows[0].sid}" if rows and page.number > 0 else None,
+    )
+    return json(body)
+
+
+async def update(request: Request) -> Response:
+    """Redact (`Body=""`, final messages only) or cancel (`Status=canceled`, scheduled only)."""
+    account = await account_of(request)
+    form = await form_of(request)
+    runtime = runtime_of(request)
+    sid = request.path_params["sid"]
+    status = form.choice("Status", ("canceled",))
+    body = form.get("Body")
+    if body is not None and body != "":
+        raise errors.InvalidParameter("Body can only be updated to an empty string (redaction)")
+
+    def write(conn: Connection) -> Message:
+        message = store.get_message(conn, account.sid, sid)
+        if message is None:
+            raise not_found(f"/Messages/{sid}")
+        now = runtime.clock.now_us()
+        if status is not None:
+            if message.status is not MessageStatus.SCHEDULED:
+                raise errors.CannotCancel()
+            if not store.change_status(conn, sid, MessageStatus.CANCELED, now):
+                raise errors.CannotCancel()
+        if body is not None:
+            if not is_complete(message.status) and status is None:
+                raise errors.NotComplete(
+                    "Cannot redact the body of a message that is not yet complete"
+                )
+            store.redact_body(conn, message, now)
+        return store.get_message(conn, account.sid, sid) or message
+
+    return json(render.message(await runtime.db.write(write)))
+
+
+async def delete(request: Request) -> Response:
+    account = await account_of(request)
+    sid = request.path_params["sid"]
+
+    def write(conn: Connection) -> None:
+        message = store.get_message(conn, account.sid, sid)
+        if message is None:
+            raise not_found(f"/Messages/{sid}")
+        if not is_complete(message.status):
+            raise errors.NotComplete()
+        store.delete_message(conn, account.sid, sid)
+
+    await runtime_of(request).db.write(write)
+    return no_content()
+
+
+async def list_media(request: Request) -> Response:
+    account = await account_of(request)
+    page = page_request(query_of(request))
+    sid = request.path_params["sid"]
+
+    def read(conn: Connection) -> list[Media] | None:
+        if store.get_message(conn, account.sid, sid) is None:
+            return None
+        return store.list_media(conn, account.sid, sid, limit=page.size + 1, offset=page.offset)
+
+    items = await runtime_of(request).db.read(read)
+    if items is None:
+        raise not_found(f"/Messages/{sid}")
+    records = [render.media(m) for m in items[: page.size]]
+    body = offset_envelope(
+        "media_list", records, len(items) > page.size, request.url.path, [], page
+    )
+    return json(body)
+
+
+async def fetch_media(request: Request) -> Response:
+    account = await account_of(request)
+    sid, media_sid = request.path_params["sid"], request.path_params["media_sid"]
+    item = await runtime_of(request).db.read(
+        lambda conn: store.get_media(conn, account.sid, sid, media_sid)
+    )
+    if item is None:
+        raise not_found(f"/Messages/{sid}/Media/{media_sid}")
+    return json(render.media(item))
+
+
+async def delete_media(request: Request) -> Response:
+    account = await account_of(request)
+    sid, media_sid = request.path_params["sid"], request.path_params["media_sid"]
+
+    def write(conn: Connection) -> None:
+        message = store.get_message(conn, account.sid, sid)
+        if message is None or store.get_media(conn, account.sid, sid, media_sid) is None:
+            raise not_found(f"/Messages/{sid}/Media/{media_sid}")
+        if not is_complete(message.status):
+            raise errors.NotComplete()
+        store.delete_media(conn, account.sid, sid, media_sid)
+
+    await runtime_of(request).db.write(write)
+    return no_content()

@@ -1,0 +1,53 @@
+"""What every handler needs from a request: the runtime, the caller's account, its
+parameters, and a JSON response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from herald.api.forms import Form
+from herald.domain import errors
+from herald.domain.accounts import Account
+from herald.runtime import Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def account_of(request: Request) -> Account:
+    """Authenticate the caller for the account in the path."""
+    runtime = runtime_of(request)
+    account_sid = request.path_params.get("account_sid")
+    return await runtime.auth.authenticate(request.headers.get("authorization"), account_sid)
+
+
+async def form_of(request: Request) -> Form:
+    content_type = request.headers.get("content-type", "")
+    body = await request.body()
+    if body and not content_type.startswith("application/x-www-form-urlencoded"):
+        raise errors.InvalidParameter(
+            "Request bodies must be application/x-www-form-urlencoded"
+        )
+    return Form.parse(body)
+
+
+def query_of(request: Request) -> Form:
+    return Form.parse(request.scope.get("query_string", b""))
+
+
+def json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def not_found(what: str) -> errors.NotFound:
+    return errors.NotFound(f"The requested resource {what} was not found")

@@ -1,0 +1,125 @@
+"""The `herald` command line: a contract other tools rely on.
+
+    herald serve [--host H] [--port P]          start the API (migrates first)
+    herald accounts create [--friendly-name N] [--test] [--json]
+    herald accounts list [--json]
+    herald migrate
+
+Every flag has a `HERALD_*` twin (see config.py); a flag wins over its variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from herald import config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="herald", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="directory for the SQLite file and credentials")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in data dir)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", help="address to listen on (HERALD_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (HERALD_PORT, default 8080)")
+    serve.add_argument("--public-url", help="base of absolute URLs Herald emits")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    accounts = commands.add_parser("accounts", help="manage accounts")
+    account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
+    create = account_commands.add_parser("create", help="create an account")
+    create.add_argument("--friendly-name")
+    create.add_argument("--test", action="store_true", help="test credentials (§17)")
+    create.add_argument("--json", action="store_true", help="print JSON")
+    listing = account_commands.add_parser("list", help="list accounts")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    from pathlib import Path
+
+    settings = config.from_environment()
+    return settings.with_overrides(
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        database_url=args.database_url,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        public_url=getattr(args, "public_url", None),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except config.ConfigError as exc:
+        print(f"herald: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "migrate":
+        from herald.runtime import build
+
+        build(settings).close()
+        return 0
+    return _accounts(settings, args)
+
+
+def _serve(settings: config.Settings) -> int:
+    import uvicorn
+
+    from herald.api.app import create_app
+    from herald.provisioning import ensure_first_account
+    from herald.runtime import build
+
+    runtime = build(settings)
+    created = ensure_first_account(runtime)
+    if created is not None:
+        print(f"Created account {created.sid}", flush=True)
+        print(f"  AccountSid: {created.sid}", flush=True)
+        print(f"  AuthToken:  {created.auth_token}", flush=True)
+        print(f"  Saved to {settings.credentials_path}", flush=True)
+    app = create_app(runtime)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _accounts(settings: config.Settings, args: argparse.Namespace) -> int:
+    from herald.provisioning import create_account
+    from herald.runtime import build
+    from herald.store import accounts as account_store
+
+    runtime = build(settings)
+    try:
+        if args.accounts_command == "create":
+            account = create_account(runtime, friendly_name=args.friendly_name, is_test=args.test)
+            if args.json:
+                print(json.dumps({"sid": account.sid, "auth_token": account.auth_token}))
+            else:
+                print(f"AccountSid: {account.sid}\nAuthToken:  {account.auth_token}")
+            return 0
+        rows = runtime.db.run(account_store.list_accounts)
+        if args.json:
+            print(json.dumps([{"sid": a.sid, "friendly_name": a.friendly_name,
+                               "test": a.is_test} for a in rows]))
+        else:
+            for a in rows:
+                print(f"{a.sid}  {'test ' if a.is_test else 'live '} {a.friendly_name}")
+        return 0
+    finally:
+        runtime.close()

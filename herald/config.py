@@ -1,0 +1,125 @@
+"""Herald's settings: one frozen value, built by a pure `load` from the environment.
+
+This module is the only reader of `HERALD_*` variables; every CLI flag has a twin here.
+Errors name the variable and the bad value so a misconfiguration is fixed at a glance.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting has a value Herald cannot use."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    log_level: str = "INFO"
+    sqlite_synchronous: str = "FULL"
+    group_commit_max: int = 1024
+    auth_cache_s: float = 5.0
+    idempotency_ttl_s: int = 86_400
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'herald.db'}"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "credentials.env"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given fields changed; `None` leaves a field as it is."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _parse(environ: Mapping[str, str], name: str, convert: Callable[[str], T], default: T) -> T:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return convert(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a TCP port from 0 to 65535")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    value = raw.upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+    return value
+
+
+def _synchronous(raw: str) -> str:
+    value = raw.upper()
+    if value not in {"FULL", "NORMAL", "EXTRA"}:
+        raise ValueError("must be one of FULL, NORMAL, EXTRA")
+    return value
+
+
+def _url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return raw.rstrip("/")
+
+
+def load(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from `HERALD_*` variables; unset ones keep their defaults."""
+    d = Settings()
+    return Settings(
+        data_dir=Path(environ.get("HERALD_DATA_DIR") or d.data_dir),
+        database_url=environ.get("HERALD_DATABASE_URL", ""),
+        host=environ.get("HERALD_HOST") or d.host,
+        port=_parse(environ, "HERALD_PORT", _port, d.port),
+        public_url=_parse(environ, "HERALD_PUBLIC_URL", _url, d.public_url),
+        log_level=_parse(environ, "HERALD_LOG_LEVEL", _log_level, d.log_level),
+        sqlite_synchronous=_parse(
+            environ, "HERALD_SQLITE_SYNCHRONOUS", _synchronous, d.sqlite_synchronous
+        ),
+        group_commit_max=_parse(
+            environ, "HERALD_GROUP_COMMIT_MAX", _positive_int, d.group_commit_max
+        ),
+        auth_cache_s=_parse(environ, "HERALD_AUTH_CACHE_S", _non_negative_float, d.auth_cache_s),
+        idempotency_ttl_s=_parse(
+            environ, "HERALD_IDEMPOTENCY_TTL_S", _positive_int, d.idempotency_ttl_s
+        ),
+    )
+
+
+def from_environment() -> Settings:
+    """Settings from this process's environment (the one place `os.environ` is read)."""
+    return load(os.environ)

@@ -1,0 +1,239 @@
+"""Herald's error hierarchy: each Twilio error Herald can return is one class.
+
+A class's docstring is Twilio's default message; `code` and `status` are the Twilio
+error code and the HTTP status the API answers with (reference §3). The API renders
+every `TwilioError` as `{code, message, more_info, status}`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class HeraldError(Exception):
+    """Base of every error Herald raises on purpose."""
+
+
+class TwilioError(HeraldError):
+    """An error with a Twilio error code."""
+
+    code: ClassVar[int] = 20500
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (type(self).__doc__ or "").strip()
+        super().__init__(self.message)
+
+    @property
+    def more_info(self) -> str:
+        return f"https://www.twilio.com/docs/errors/{self.code}"
+
+
+class InvalidParameter(TwilioError):
+    """Invalid parameter"""
+
+    code = 20001
+    status = 400
+
+
+class AuthenticationFailed(TwilioError):
+    """Authenticate"""
+
+    code = 20003
+    status = 401
+
+
+class MethodNotAllowed(TwilioError):
+    """Method not allowed"""
+
+    code = 20004
+    status = 405
+
+
+class NotComplete(TwilioError):
+    """Cannot delete this resource before it is complete"""
+
+    code = 20009
+    status = 400
+
+
+class NotFound(TwilioError):
+    """The requested resource was not found"""
+
+    code = 20404
+    status = 404
+
+
+class InternalError(TwilioError):
+    """Internal server error"""
+
+    code = 20500
+    status = 500
+
+
+class ServiceUnavailable(TwilioError):
+    """Service unavailable"""
+
+    code = 20503
+    status = 503
+
+
+class InvalidTo(TwilioError):
+    """The 'To' number is not a valid phone number."""
+
+    code = 21211
+    status = 400
+
+
+class InvalidFrom(TwilioError):
+    """The 'From' number is not a valid phone number, shortcode, or alphanumeric sender ID."""
+
+    code = 21212
+    status = 400
+
+
+class NoInternationalPermission(TwilioError):
+    """Permission to send an SMS has not been enabled for the region indicated by the 'To' number"""
+
+    code = 21408
+    status = 400
+
+
+class PhoneNumberInvalid(TwilioError):
+    """The phone number you are attempting to register is not valid."""
+
+    code = 21421
+    status = 400
+
+
+class PhoneNumberUnavailable(TwilioError):
+    """The phone number is not available."""
+
+    code = 21422
+    status = 400
+
+
+class BodyRequired(TwilioError):
+    """Message body is required."""
+
+    code = 21602
+    status = 400
+
+
+class FromRequired(TwilioError):
+    """A 'From' phone number is required."""
+
+    code = 21603
+    status = 400
+
+
+class ToRequired(TwilioError):
+    """A 'To' phone number is required."""
+
+    code = 21604
+    status = 400
+
+
+class FromNotOwned(TwilioError):
+    """The 'From' phone number is not a valid, SMS-capable inbound phone number or short code for your account."""
+
+    code = 21606
+    status = 400
+
+
+class InvalidStatusCallback(TwilioError):
+    """The StatusCallback URL is not a valid URL."""
+
+    code = 21609
+    status = 400
+
+
+class RecipientOptedOut(TwilioError):
+    """Attempt to send to unsubscribed recipient"""
+
+    code = 21610
+    status = 400
+
+
+class QueueFull(TwilioError):
+    """This 'From' number has exceeded the maximum number of queued messages"""
+
+    code = 21611
+    status = 400
+
+
+class CannotRoute(TwilioError):
+    """The 'To' phone number is not currently reachable using the 'From' phone number."""
+
+    code = 21612
+    status = 400
+
+
+class NotMobile(TwilioError):
+    """'To' number is not a valid mobile number"""
+
+    code = 21614
+    status = 400
+
+
+class BodyTooLong(TwilioError):
+    """The concatenated message body exceeds the 1600 character limit."""
+
+    code = 21617
+    status = 400
+
+
+class BodyOrMediaRequired(TwilioError):
+    """A text message body or media urls must be specified."""
+
+    code = 21619
+    status = 400
+
+
+class InvalidMediaUrl(TwilioError):
+    """Invalid media URL(s)"""
+
+    code = 21620
+    status = 400
+
+
+class TooManyMedia(TwilioError):
+    """Too many media urls: a message can have at most 10."""
+
+    code = 21623
+    status = 400
+
+
+class InvalidValidityPeriod(TwilioError):
+    """Invalid ValidityPeriod value: it must be an integer from 1 to 36000."""
+
+    code = 21624
+    status = 400
+
+
+class ServiceNotFound(TwilioError):
+    """The Messaging Service does not exist"""
+
+    code = 21701
+    status = 404
+
+
+class CannotCancel(TwilioError):
+    """This message cannot be canceled"""
+
+    code = 30409
+    status = 400
+
+
+class SchedulingNeedsService(TwilioError):
+    """Scheduling a message requires a Messaging Service: pass MessagingServiceSid."""
+
+    code = 35118
+    status = 400
+
+
+class IdempotencyKeyReused(TwilioError):
+    """This Idempotency-Key was already used for a different request."""
+
+    code = 20001
+    status = 400

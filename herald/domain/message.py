@@ -1,0 +1,50 @@
+"""A message as Herald keeps it, and its media; the API renders these as Twilio's JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from herald.domain.status import Direction, MessageStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    sid: str
+    account_sid: str
+    messaging_service_sid: str | None
+    direction: Direction
+    from_number: str | None
+    to_number: str
+    sender_sid: str | None
+    body: str
+    status: MessageStatus
+    encoding: str
+    num_segments: int
+    num_media: int
+    error_code: int | None
+    error_message: str | None
+    price: str | None
+    price_unit: str | None
+    status_callback: str | None
+    application_sid: str | None
+    validity_period: int | None
+    smart_encoded: bool | None
+    provide_feedback: bool
+    attempt: int | None
+    max_price: str | None
+    tags: dict[str, str] | None
+    send_at: int | None
+    date_sent: int | None
+    date_created: int
+    date_updated: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Media:
+    sid: str
+    account_sid: str
+    message_sid: str
+    content_type: str
+    url: str
+    date_created: int
+    date_updated: int

@@ -1,0 +1,205 @@
+"""Validating a send request (POST Messages.json) into an outbound draft.
+
+The checks run in the order Twilio reports them (reference §2.3, §3): required
+parameters first, then the numbers, then the body and media, then the options. A
+request that fails here writes nothing. Ownership of `From` is checked by the store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from herald.domain import errors, numbers, test_credentials
+from herald.domain.encoding import EncodedBody, encode_body, utf16_length
+from herald.domain.sids import Prefix, is_sid
+
+MAX_BODY = 1600
+MAX_MEDIA = 10
+MAX_VALIDITY = 36_000
+
+
+class FromKind(StrEnum):
+    PHONE = "phone"
+    SHORT_CODE = "short_code"
+    ALPHANUMERIC = "alphanumeric"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendRequest:
+    """A create request's parameters, typed but not yet validated against each other."""
+
+    to: str | None = None
+    from_: str | None = None
+    messaging_service_sid: str | None = None
+    body: str | None = None
+    media_urls: tuple[str, ...] = ()
+    content_sid: str | None = None
+    status_callback: str | None = None
+    application_sid: str | None = None
+    validity_period: int | None = None
+    smart_encoded: bool | None = None
+    max_price: str | None = None
+    provide_feedback: bool = False
+    attempt: int | None = None
+    tags: dict[str, str] | None = None
+    schedule_type: str | None = None
+    send_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Draft:
+    """A valid outbound message, waiting only for the store's ownership check."""
+
+    to: numbers.PhoneNumber
+    from_kind: FromKind
+    from_value: str
+    messaging_service_sid: str | None
+    body: str
+    encoded: EncodedBody
+    media_urls: tuple[str, ...]
+    request: SendRequest
+
+
+def prepare(request: SendRequest, *, test: bool = False) -> Draft:
+    """Check a send request; raise the first Twilio error that applies.
+
+    With `test` (a test account, §17) the magic numbers decide the outcome first.
+    """
+    _require(request)
+    if test:
+        from_kind, from_value = _magic_from(request)
+    else:
+        from_kind, from_value = classify_from(request)
+    to = parse_to(request.to or "", from_kind, from_value)
+    if from_kind is FromKind.PHONE and to.e164 == from_value:
+        raise errors.InvalidTo("'To' and 'From' numbers cannot be the same.")
+    if from_kind is FromKind.ALPHANUMERIC:
+        _check_alpha_destination(to)
+    body = request.body or ""
+    if utf16_length(body) > MAX_BODY:
+        raise errors.BodyTooLong()
+    _check_media(request.media_urls)
+    _check_options(request)
+    return Draft(
+        to=to,
+        from_kind=from_kind,
+        from_value=from_value,
+        messaging_service_sid=request.messaging_service_sid,
+        body=body,
+        encoded=encode_body(body, smart=bool(request.smart_encoded)),
+        media_urls=request.media_urls,
+        request=request,
+    )
+
+
+def _magic_from(request: SendRequest) -> tuple[FromKind, str]:
+    if request.messaging_service_sid is not None:
+        raise errors.FromNotOwned("Messaging Services cannot be used with test credentials.")
+    raw = (request.from_ or "").strip()
+    test_credentials.check_from(raw)
+    test_credentials.check_to((request.to or "").strip())
+    return FromKind.PHONE, raw
+
+
+def _require(request: SendRequest) -> None:
+    if not request.to:
+        raise errors.ToRequired()
+    if not request.from_ and not request.messaging_service_sid:
+        raise errors.FromRequired()
+    if request.body is None and not request.media_urls and not request.content_sid:
+        raise errors.BodyRequired()
+    if not (request.body or "").strip() and not request.media_urls and not request.content_sid:
+        raise errors.BodyOrMediaRequired()
+
+
+def classify_from(request: SendRequest) -> tuple[FromKind, str]:
+    """What kind of sender `From` names (or the service when only a service is given)."""
+    raw = (request.from_ or "").strip()
+    service = request.messaging_service_sid
+    if service is not None and not is_sid(service, Prefix.SERVICE):
+        raise errors.ServiceNotFound(f"The Messaging Service Sid {service} is invalid.")
+    if not raw:
+        return FromKind.SERVICE, service or ""
+    if is_sid(raw, Prefix.SERVICE):
+        return FromKind.SERVICE, raw
+    if numbers.is_short_code(raw):
+        return FromKind.SHORT_CODE, raw
+    if raw.startswith("+") or raw[:1].isdigit():
+        try:
+            return FromKind.PHONE, numbers.parse_number(raw).e164
+        except numbers.NumberError:
+            raise errors.InvalidFrom(f"Invalid From Number (caller ID): {raw}") from None
+    if numbers.is_alphanumeric_sender_id(raw):
+        return FromKind.ALPHANUMERIC, raw
+    raise errors.InvalidFrom(f"Invalid From Number (caller ID): {raw}")
+
+
+def parse_to(raw: str, from_kind: FromKind, from_value: str) -> numbers.PhoneNumber:
+    """The recipient; without a leading `+` it is read in the sender's country, as Twilio does."""
+    region = None
+    if from_kind is FromKind.PHONE:
+        region = "US" if test_credentials.is_magic(from_value) else _country(from_value)
+    try:
+        return numbers.parse_number(raw.strip(), default_region=region)
+    except numbers.NumberError:
+        raise errors.InvalidTo(f"The 'To' number {raw} is not a valid phone number.") from None
+
+
+def _country(e164: str) -> str:
+    return numbers.parse_number(e164).country
+
+
+def _check_alpha_destination(to: numbers.PhoneNumber) -> None:
+    support = numbers.alpha_support(to.country)
+    if support is None or support[0] == "no":
+        raise errors.CannotRoute(
+            f"The 'To' phone number: {to.e164}, is not currently reachable using the "
+            "'From' alphanumeric sender ID: alphanumeric sender IDs are not supported "
+            f"in {to.country}."
+        )
+
+
+def _check_media(urls: tuple[str, ...]) -> None:
+    if len(urls) > MAX_MEDIA:
+        raise errors.TooManyMedia()
+    for url in urls:
+        if not is_http_url(url):
+            raise errors.InvalidMediaUrl(f"Media urls: {url} are invalid. Please use absolute urls.")
+
+
+def _check_options(request: SendRequest) -> None:
+    period = request.validity_period
+    if period is not None and not 1 <= period <= MAX_VALIDITY:
+        raise errors.InvalidValidityPeriod()
+    callback = request.status_callback
+    if callback is not None and callback != "" and not is_http_url(callback):
+        raise errors.InvalidStatusCallback(f"The StatusCallback URL {callback} is not a valid URL.")
+    if request.schedule_type is not None or request.send_at is not None:
+        if request.messaging_service_sid is None and not is_sid(
+            request.from_ or "", Prefix.SERVICE
+        ):
+            raise errors.SchedulingNeedsService()
+
+
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a valid host name (Twilio refuses underscores in hosts)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    return bool(_HOST.match(host)) or _is_ip_literal(host)
+
+
+def _is_ip_literal(host: str) -> bool:
+    return ":" in host or bool(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", host))

@@ -1,0 +1,1 @@
+"""The store: the only package that knows SQL. It returns domain values."""

@@ -1,0 +1,297 @@
+"""Messages, their media and idempotency keys in the database.
+
+Lists page newest first by an internal row id, so a page token (`PA` + the SID of
+the last message of a page) resumes exactly where the page ended, however many
+messages arrive meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from herald.domain.message import Media, Message
+from herald.domain.status import Direction, MessageStatus, allowed_from
+from herald.store.schema import idempotency_keys, media, messages
+
+_INSERT_MESSAGE = insert(messages)
+_INSERT_MEDIA = insert(media)
+_MESSAGE_COLUMNS = [c for c in messages.c if c.name != "id"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageFilter:
+    to_number: str | None = None
+    from_number: str | None = None
+    sent_from: int | None = None  # inclusive, microseconds
+    sent_before: int | None = None  # exclusive
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        messaging_service_sid=row.messaging_service_sid,
+        direction=Direction(row.direction),
+        from_number=row.from_number,
+        to_number=row.to_number,
+        sender_sid=row.sender_sid,
+        body=row.body,
+        status=MessageStatus(row.status),
+        encoding=row.encoding,
+        num_segments=row.num_segments,
+        num_media=row.num_media,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        price=row.price,
+        price_unit=row.price_unit,
+        status_callback=row.status_callback,
+        application_sid=row.application_sid,
+        validity_period=row.validity_period,
+        smart_encoded=row.smart_encoded,
+        provide_feedback=bool(row.provide_feedback),
+        attempt=row.attempt,
+        max_price=row.max_price,
+        tags=orjson.loads(row.tags) if row.tags else None,
+        send_at=row.send_at,
+        date_sent=row.date_sent,
+        date_created=row.date_created,
+        date_updated=row.date_updated,
+    )
+
+
+def _columns(message: Message) -> dict[str, Any]:
+    return {
+        "sid": message.sid,
+        "account_sid": message.account_sid,
+        "messaging_service_sid": message.messaging_service_sid,
+        "direction": message.direction.value,
+        "from_number": message.from_number,
+        "to_number": message.to_number,
+        "sender_sid": message.sender_sid,
+        "body": message.body,
+        "status": message.status.value,
+        "encoding": message.encoding,
+        "num_segments": message.num_segments,
+        "num_media": message.num_media,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "price": message.price,
+        "price_unit": message.price_unit,
+        "status_callback": message.status_callback,
+        "application_sid": message.application_sid,
+        "validity_period": message.validity_period,
+        "smart_encoded": message.smart_encoded,
+        "provide_feedback": message.provide_feedback,
+        "attempt": message.attempt,
+        "max_price": message.max_price,
+        "tags": orjson.dumps(message.tags).decode() if message.tags is not None else None,
+        "send_at": message.send_at,
+        "date_sent": message.date_sent,
+        "date_created": message.date_created,
+        "date_updated": message.date_updated,
+    }
+
+
+def _media(row: Any) -> Media:
+    return Media(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        message_sid=row.message_sid,
+        content_type=row.content_type,
+        url=row.url,
+        date_created=row.date_created,
+        date_updated=row.date_updated,
+    )
+
+
+def insert_message(conn: Connection, message: Message, items: Sequence[Media] = ()) -> Message:
+    conn.execute(_INSERT_MESSAGE, _columns(message))
+    if items:
+        conn.execute(
+            _INSERT_MEDIA,
+            [
+                {
+                    "sid": m.sid,
+                    "account_sid": m.account_sid,
+                    "message_sid": m.message_sid,
+                    "content_type": m.content_type,
+                    "url": m.url,
+                    "date_created": m.date_created,
+                    "date_updated": m.date_updated,
+                }
+                for m in items
+            ],
+        )
+    return message
+
+
+def get_message(conn: Connection, account_sid: str, sid: str) -> Message | None:
+    row = conn.execute(
+        select(*_MESSAGE_COLUMNS).where(
+            messages.c.sid == sid, messages.c.account_sid == account_sid
+        )
+    ).first()
+    return _message(row) if row else None
+
+
+def _filtered(account_sid: str, where: MessageFilter) -> Select[Any]:
+    query = select(messages.c.id, *_MESSAGE_COLUMNS).where(messages.c.account_sid == account_sid)
+    if where.to_number is not None:
+        query = query.where(messages.c.to_number == where.to_number)
+    if where.from_number is not None:
+        query = query.where(messages.c.from_number == where.from_number)
+    if where.sent_from is not None:
+        query = query.where(messages.c.date_sent >= where.sent_from)
+    if where.sent_before is not None:
+        query = query.where(messages.c.date_sent < where.sent_before)
+    return query
+
+
+def _row_id(conn: Connection, account_sid: str, sid: str) -> int | None:
+    row = conn.execute(
+        select(messages.c.id).where(messages.c.sid == sid, messages.c.account_sid == account_sid)
+    ).first()
+    return int(row.id) if row else None
+
+
+def list_messages(
+    conn: Connection,
+    account_sid: str,
+    where: MessageFilter,
+    *,
+    limit: int,
+    after_sid: str | None = None,
+    before_sid: str | None = None,
+    offset: int = 0,
+) -> list[Message]:
+    """A page, newest first: after `after_sid` (next page), before `before_sid` (previous
+    page), or at `offset` when no token is given. An unknown token gives an empty page."""
+    query = _filtered(account_sid, where)
+    if after_sid is not None or before_sid is not None:
+        anchor = _row_id(conn, account_sid, after_sid or before_sid or "")
+        if anchor is None:
+            return []
+        if before_sid is not None:
+            query = query.where(messages.c.id > anchor).order_by(messages.c.id.asc())
+            rows = conn.execute(query.limit(limit)).all()
+            return [_message(row) for row in reversed(rows)]
+        query = query.where(messages.c.id < anchor)
+    else:
+        query = query.offset(offset)
+    rows = conn.execute(query.order_by(messages.c.id.desc()).limit(limit))
+    return [_message(row) for row in rows]
+
+
+def redact_body(conn: Connection, message: Message, now: int) -> None:
+    conn.execute(
+        update(messages).where(messages.c.sid == message.sid).values(body="", date_updated=now)
+    )
+
+
+def change_status(
+    conn: Connection, sid: str, new: MessageStatus, now: int, **values: Any
+) -> bool:
+    """Apply a status change if it is still legal; False means a lost race."""
+    allowed = [status.value for status in allowed_from(new)]
+    result = conn.execute(
+        update(messages)
+        .where(messages.c.sid == sid, messages.c.status.in_(allowed))
+        .values(status=new.value, date_updated=now, **values)
+    )
+    return result.rowcount > 0
+
+
+def delete_message(conn: Connection, account_sid: str, sid: str) -> bool:
+    conn.execute(delete(media).where(media.c.message_sid == sid))
+    result = conn.execute(
+        delete(messages).where(messages.c.sid == sid, messages.c.account_sid == account_sid)
+    )
+    return result.rowcount > 0
+
+
+def list_media(
+    conn: Connection, account_sid: str, message_sid: str, *, limit: int, offset: int
+) -> list[Media]:
+    rows = conn.execute(
+        select(media)
+        .where(media.c.account_sid == account_sid, media.c.message_sid == message_sid)
+        .order_by(media.c.date_created, media.c.sid)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_media(row) for row in rows]
+
+
+def get_media(conn: Connection, account_sid: str, message_sid: str, sid: str) -> Media | None:
+    row = conn.execute(
+        select(media).where(
+            media.c.sid == sid,
+            media.c.account_sid == account_sid,
+            media.c.message_sid == message_sid,
+        )
+    ).first()
+    return _media(row) if row else None
+
+
+def delete_media(conn: Connection, account_sid: str, message_sid: str, sid: str) -> bool:
+    result = conn.execute(
+        delete(media).where(
+            media.c.sid == sid,
+            media.c.account_sid == account_sid,
+            media.c.message_sid == message_sid,
+        )
+    )
+    if result.rowcount == 0:
+        return False
+    conn.execute(
+        update(messages)
+        .where(messages.c.sid == message_sid)
+        .values(num_media=messages.c.num_media - 1)
+    )
+    return True
+
+
+def find_idempotent(
+    conn: Connection, account_sid: str, key: str, not_before: int
+) -> tuple[str, str] | None:
+    """The (message SID, request hash) first stored under this key, if still fresh."""
+    row = conn.execute(
+        select(idempotency_keys.c.message_sid, idempotency_keys.c.request_hash).where(
+            and_(
+                idempotency_keys.c.account_sid == account_sid,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.date_created >= not_before,
+            )
+        )
+    ).first()
+    return (row.message_sid, row.request_hash) if row else None
+
+
+def remember_key(
+    conn: Connection, account_sid: str, key: str, message_sid: str, request_hash: str, now: int
+) -> None:
+    conn.execute(
+        delete(idempotency_keys).where(
+            idempotency_keys.c.account_sid == account_sid, idempotency_keys.c.key == key
+        )
+    )
+    conn.execute(
+        insert(idempotency_keys).values(
+            account_sid=account_sid,
+            key=key,
+            message_sid=message_sid,
+            request_hash=request_hash,
+            date_created=now,
+        )
+    )
+
+
+def forget_keys_before(conn: Connection, cutoff: int) -> int:
+    result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.date_created < cutoff))
+    return int(result.rowcount)

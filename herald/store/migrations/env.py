@@ -1,0 +1,31 @@
+"""Alembic environment: runs on the connection Herald hands it (or the URL in alembic.ini)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from herald.store.db import normalize_url
+from herald.store.schema import metadata
+
+config = context.config
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    engine = create_engine(normalize_url(config.get_main_option("sqlalchemy.url") or ""))
+    with engine.begin() as conn:
+        _run(conn)

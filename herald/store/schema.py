@@ -1,0 +1,176 @@
+"""Herald's tables in one SQLAlchemy Core `MetaData`; Alembic migrations build them.
+
+Times are integer microseconds since the epoch (UTC): exact, portable between SQLite
+and PostgreSQL, and cheap to compare in list filters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Sid = String(34)
+Micros = BigInteger
+# SQLite makes an INTEGER PRIMARY KEY the rowid; BIGINT would not be.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _dates() -> list[Column[int]]:
+    return [
+        Column("date_created", Micros, nullable=False),
+        Column("date_updated", Micros, nullable=False),
+    ]
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("sid", Sid, primary_key=True),
+    Column("friendly_name", String(64), nullable=False),
+    Column("auth_token", String(64), nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("is_test", Boolean, nullable=False, server_default="0"),
+    *_dates(),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("sid", Sid, primary_key=True),
+    Column("account_sid", Sid, nullable=False, index=True),
+    Column("friendly_name", String(64), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    *_dates(),
+)
+
+_webhook_columns = (
+    ("sms_url", 1024),
+    ("sms_method", 8),
+    ("sms_fallback_url", 1024),
+    ("sms_fallback_method", 8),
+)
+
+
+def _sms_webhook() -> list[Column[str]]:
+    return [Column(name, String(size), nullable=False) for name, size in _webhook_columns]
+
+
+incoming_numbers = Table(
+    "incoming_numbers",
+    metadata,
+    Column("sid", Sid, primary_key=True),
+    Column("account_sid", Sid, nullable=False),
+    Column("phone_number", String(20), nullable=False, unique=True),
+    Column("friendly_name", String(64), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("number_type", String(16), nullable=False),
+    *_sms_webhook(),
+    Column("sms_application_sid", String(34), nullable=False, server_default=""),
+    Column("voice_url", String(1024), nullable=False, server_default=""),
+    Column("voice_method", String(8), nullable=False, server_default="POST"),
+    Column("voice_fallback_url", String(1024), nullable=False, server_default=""),
+    Column("voice_fallback_method", String(8), nullable=False, server_default="POST"),
+    Column("voice_caller_id_lookup", Boolean, nullable=False, server_default="0"),
+    Column("status_callback", String(1024), nullable=False, server_default=""),
+    Column("status_callback_method", String(8), nullable=False, server_default="POST"),
+    Column("cap_voice", Boolean, nullable=False),
+    Column("cap_sms", Boolean, nullable=False),
+    Column("cap_mms", Boolean, nullable=False),
+    Column("cap_fax", Boolean, nullable=False),
+    Column("mps", Integer, nullable=True),
+    *_dates(),
+    Index(None, "account_sid", "phone_number"),
+)
+
+short_codes = Table(
+    "short_codes",
+    metadata,
+    Column("sid", Sid, primary_key=True),
+    Column("account_sid", Sid, nullable=False),
+    Column("short_code", String(8), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("friendly_name", String(64), nullable=False),
+    *_sms_webhook(),
+    Column("cap_sms", Boolean, nullable=False),
+    Column("cap_mms", Boolean, nullable=False),
+    Column("mps", Integer, nullable=True),
+    *_dates(),
+    UniqueConstraint("short_code", "country"),
+    Index(None, "account_sid", "short_code"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("sid", Sid, nullable=False, unique=True),
+    Column("account_sid", Sid, nullable=False),
+    Column("messaging_service_sid", String(34), nullable=True),
+    Column("direction", String(16), nullable=False),
+    Column("from_number", String(64), nullable=True),
+    Column("to_number", String(64), nullable=False),
+    Column("sender_sid", String(34), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("encoding", String(8), nullable=False),
+    Column("num_segments", Integer, nullable=False),
+    Column("num_media", Integer, nullable=False),
+    Column("error_code", Integer, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("price", String(16), nullable=True),
+    Column("price_unit", String(3), nullable=True),
+    Column("status_callback", String(1024), nullable=True),
+    Column("application_sid", String(34), nullable=True),
+    Column("validity_period", Integer, nullable=True),
+    Column("smart_encoded", Boolean, nullable=True),
+    Column("provide_feedback", Boolean, nullable=False),
+    Column("attempt", Integer, nullable=True),
+    Column("max_price", String(16), nullable=True),
+    Column("tags", Text, nullable=True),
+    Column("send_at", Micros, nullable=True),
+    Column("date_sent", Micros, nullable=True),
+    *_dates(),
+    Index(None, "account_sid", "id"),
+    Index(None, "account_sid", "to_number", "id"),
+    Index(None, "account_sid", "from_number", "id"),
+    Index(None, "account_sid", "date_sent"),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("sid", Sid, primary_key=True),
+    Column("account_sid", Sid, nullable=False),
+    Column("message_sid", Sid, nullable=False, index=True),
+    Column("content_type", String(128), nullable=False),
+    Column("url", String(2048), nullable=False),
+    *_dates(),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_sid", Sid, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("message_sid", Sid, nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("date_created", Micros, nullable=False, index=True),
+)
