@@ -1,0 +1,181 @@
+"""Shared fixtures: a database on SQLite and on PostgreSQL, and a real Herald server
+on 127.0.0.1 driven over HTTP.
+
+PostgreSQL comes from HERALD_TEST_DATABASE_URL. Without it those tests skip, saying
+why; under CI (CI set) an unreachable server fails the run instead. The schema is
+migrated once into a template database; each test module gets a copy of it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from twilio.rest import Client
+
+from herald.api.app import create_app
+from herald.config import Settings
+from herald.domain.accounts import Account
+from herald.provisioning import create_account
+from herald.runtime import Runtime, build
+from herald.store import migrate
+from herald.store.db import normalize_url
+
+BACKENDS = ["sqlite", "postgres"]
+_counter = itertools.count()
+
+
+class _Postgres:
+    """A template database with the schema, and fresh copies of it on demand."""
+
+    def __init__(self, url: str) -> None:
+        self.base = make_url(normalize_url(url))
+        self.admin = create_engine(self.base, isolation_level="AUTOCOMMIT")
+        self.prefix = f"herald_test_{os.getpid()}"
+        self.template = f"{self.prefix}_tpl"
+        self.created: list[str] = []
+
+    def url_for(self, name: str) -> str:
+        return self.base.set(database=name).render_as_string(hide_password=False)
+
+    def build_template(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.template}"'))
+            conn.execute(text(f'CREATE DATABASE "{self.template}"'))
+        engine = create_engine(self.url_for(self.template))
+        migrate.upgrade(engine)
+        engine.dispose()
+
+    def fresh(self) -> str:
+        name = f"{self.prefix}_{next(_counter)}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        self.created.append(name)
+        return self.url_for(name)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in [*self.created, self.template]:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[_Postgres | None]:
+    url = os.environ.get("HERALD_TEST_DATABASE_URL")
+    if not url:
+        yield None
+        return
+    pg = _Postgres(url)
+    try:
+        pg.build_template()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but PostgreSQL at {url} is unreachable: {exc}")
+        pg.admin.dispose()
+        yield None
+        return
+    yield pg
+    pg.drop_all()
+
+
+def database_url(backend: str, postgres: _Postgres | None, tmp: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / 'herald.db'}"
+    if postgres is None:
+        reason = (
+            "PostgreSQL unreachable at HERALD_TEST_DATABASE_URL"
+            if os.environ.get("HERALD_TEST_DATABASE_URL")
+            else "HERALD_TEST_DATABASE_URL is not set: PostgreSQL tests skipped"
+        )
+        pytest.skip(reason)
+    return postgres.fresh()
+
+
+@pytest.fixture(params=BACKENDS)
+def runtime(
+    request: pytest.FixtureRequest, postgres: _Postgres | None, tmp_path: Path
+) -> Iterator[Runtime]:
+    """A runtime on a fresh database, for store-level tests."""
+    url = database_url(request.param, postgres, tmp_path)
+    rt = build(Settings(data_dir=tmp_path, database_url=url))
+    yield rt
+    rt.close()
+
+
+@dataclass
+class Herald:
+    """A running server and what a test needs to talk to it."""
+
+    base_url: str
+    runtime: Runtime
+    backend: str
+
+    def account(self, *, test: bool = False) -> Account:
+        return create_account(self.runtime, friendly_name="test", is_test=test)
+
+    def client(self, account: Account) -> Client:
+        return client_for(self.base_url, account.sid, account.auth_token)
+
+    def url(self, account: Account, path: str) -> str:
+        return f"{self.base_url}/2010-04-01/Accounts/{account.sid}/{path}"
+
+
+def client_for(base_url: str, username: str, password: str, account_sid: str | None = None) -> Client:
+    client = Client(username, password, account_sid=account_sid)
+    client.api.base_url = base_url
+    client.messaging.base_url = base_url
+    return client
+
+
+class _Server:
+    def __init__(self, runtime: Runtime) -> None:
+        config = uvicorn.Config(
+            create_app(runtime),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            ws="none",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> str:
+        self.thread.start()
+        for _ in range(1000):
+            if self.server.started:
+                break
+            self.thread.join(0.01)
+        assert self.server.started, "Herald did not start"
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def herald(
+    request: pytest.FixtureRequest,
+    postgres: _Postgres | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Herald]:
+    """One server per test module and backend; tests isolate themselves by account."""
+    tmp = tmp_path_factory.mktemp("herald")
+    url = database_url(request.param, postgres, tmp)
+    runtime = build(Settings(data_dir=tmp, database_url=url))
+    server = _Server(runtime)
+    base_url = server.start()
+    yield Herald(base_url=base_url, runtime=runtime, backend=request.param)
+    server.stop()
