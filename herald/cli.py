@@ -115,8 +115,14 @@ def _accounts(settings: config.Settings, args: argparse.Namespace) -> int:
             return 0
         rows = runtime.db.run(account_store.list_accounts)
         if args.json:
-            print(json.dumps([{"sid": a.sid, "friendly_name": a.friendly_name,
-                               "test": a.is_test} for a in rows]))
+            print(
+                json.dumps(
+                    [
+                        {"sid": a.sid, "friendly_name": a.friendly_name, "test": a.is_test}
+                        for a in rows
+                    ]
+                )
+            )
         else:
             for a in rows:
                 print(f"{a.sid}  {'test ' if a.is_test else 'live '} {a.friendly_name}")

@@ -1,4 +1,5 @@
-"""Time for the shell: a small `Clock` protocol so background loops can run on a manual clock in tests."""
+"""Time for the shell: a small `Clock` protocol, so background loops can run on a
+manual clock in tests."""
 
 from __future__ import annotations
 

@@ -60,7 +60,5 @@ def ensure_first_account(runtime: Runtime) -> Account | None:
 
 def write_credentials(path: Path, account: Account) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        f"TWILIO_ACCOUNT_SID={account.sid}\nTWILIO_AUTH_TOKEN={account.auth_token}\n"
-    )
+    path.write_text(f"TWILIO_ACCOUNT_SID={account.sid}\nTWILIO_AUTH_TOKEN={account.auth_token}\n")
     path.chmod(0o600)

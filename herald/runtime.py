@@ -40,9 +40,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     url = settings.resolved_database_url
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(
-        url, synchronous=settings.sqlite_synchronous, max_batch=settings.group_commit_max
-    )
+    db = Database(url, synchronous=settings.sqlite_synchronous, max_batch=settings.group_commit_max)
     migrate.upgrade(db.write_engine)
     clock = clock or SystemClock()
     auth = Authenticator(db, clock, settings.auth_cache_s)

@@ -129,7 +129,9 @@ class Herald:
         return f"{self.base_url}/2010-04-01/Accounts/{account.sid}/{path}"
 
 
-def client_for(base_url: str, username: str, password: str, account_sid: str | None = None) -> Client:
+def client_for(
+    base_url: str, username: str, password: str, account_sid: str | None = None
+) -> Client:
     client = Client(username, password, account_sid=account_sid)
     client.api.base_url = base_url
     client.messaging.base_url = base_url

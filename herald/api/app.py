@@ -44,9 +44,7 @@ def routes() -> list[Route]:
         Route(f"{m}/{{sid}}.json", messages.delete, methods=["DELETE"]),
         Route(f"{m}/{{sid}}/Media.json", messages.list_media, methods=["GET"]),
         Route(f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.fetch_media, methods=["GET"]),
-        Route(
-            f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.delete_media, methods=["DELETE"]
-        ),
+        Route(f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.delete_media, methods=["DELETE"]),
         Route(f"{n}.json", numbers.list_, methods=["GET"]),
         Route(f"{n}.json", numbers.create, methods=["POST"]),
         Route(f"{n}/{{number_type:typed}}.json", numbers.list_, methods=["GET"]),

@@ -64,7 +64,9 @@ async def create(request: Request) -> Response:
         sender_sid = _owned_sender(conn, account.sid, draft)
         stored = store.insert_message(conn, _with_sender(message, sender_sid), items)
         if key is not None:
-            store.remember_key(conn, account.sid, key, stored.sid, request_hash, stored.date_created)
+            store.remember_key(
+                conn, account.sid, key, stored.sid, request_hash, stored.date_created
+            )
         return stored
 
     return json(render.message(await runtime.db.write(write)), 201)
@@ -193,24 +195,27 @@ _LIST_FILTERS = ("To", "From", "DateSent", "DateSent<", "DateSent>")
 
 
 def _message_filter(query: forms.Form) -> tuple[store.MessageFilter, list[tuple[str, str]]]:
+    """`DateSent` names a whole GMT day (the helper sends dates as midnight date-times);
+    `DateSent>` and `DateSent<` are inclusive bounds: a date names its whole day, a
+    date-time its second (§2.4)."""
     echoed = [(name, query.get(name) or "") for name in _LIST_FILTERS if query.get(name)]
-    sent_from: int | None = None
-    sent_before: int | None = None
+    bounds: list[tuple[int | None, int | None]] = []
     try:
         if query.get("DateSent"):
-            sent_from, sent_before = timestamps.parse_filter(query.get("DateSent") or "")
+            bounds.append(timestamps.day_of(query.get("DateSent") or ""))
         if query.get("DateSent>"):
-            sent_from = max(sent_from or 0, timestamps.parse_filter(query.get("DateSent>") or "")[0])
+            bounds.append((timestamps.parse_filter(query.get("DateSent>") or "")[0], None))
         if query.get("DateSent<"):
-            end = timestamps.parse_filter(query.get("DateSent<") or "")[1]
-            sent_before = min(sent_before, end) if sent_before is not None else end
+            bounds.append((None, timestamps.parse_filter(query.get("DateSent<") or "")[1]))
     except ValueError as exc:
         raise errors.InvalidParameter(f"DateSent filter: {exc}") from None
+    starts = [start for start, _ in bounds if start is not None]
+    ends = [end for _, end in bounds if end is not None]
     where = store.MessageFilter(
         to_number=query.get("To") or None,
         from_number=query.get("From") or None,
-        sent_from=sent_from,
-        sent_before=sent_before,
+        sent_from=max(starts) if starts else None,
+        sent_before=min(ends) if ends else None,
     )
     return where, echoed
 

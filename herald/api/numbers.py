@@ -22,7 +22,7 @@ from herald.api.requests import (
     query_of,
     runtime_of,
 )
-from herald.api.webhook_params import capabilities, mps, sms_webhook, url_param, method_param
+from herald.api.webhook_params import capabilities, method_param, mps, sms_webhook, url_param
 from herald.domain import errors, numbers, test_credentials
 from herald.domain.senders import Capabilities, IncomingNumber
 from herald.domain.sids import Prefix

@@ -79,9 +79,7 @@ def envelope(
         "page": page.number,
         "page_size": page.size,
         "previous_page_uri": (
-            link(page.number - 1, previous_token)
-            if previous_token and page.number > 0
-            else None
+            link(page.number - 1, previous_token) if previous_token and page.number > 0 else None
         ),
         "start": start,
         "uri": link(page.number, page.token),

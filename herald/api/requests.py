@@ -31,9 +31,7 @@ async def form_of(request: Request) -> Form:
     content_type = request.headers.get("content-type", "")
     body = await request.body()
     if body and not content_type.startswith("application/x-www-form-urlencoded"):
-        raise errors.InvalidParameter(
-            "Request bodies must be application/x-www-form-urlencoded"
-        )
+        raise errors.InvalidParameter("Request bodies must be application/x-www-form-urlencoded")
     return Form.parse(body)
 
 

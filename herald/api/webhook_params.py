@@ -35,9 +35,7 @@ def sms_webhook(form: Form, current: SmsWebhook | None = None) -> SmsWebhook:
         sms_url=url_param(form, "SmsUrl") if "SmsUrl" in form else base.sms_url,
         sms_method=method_param(form, "SmsMethod") or base.sms_method,
         sms_fallback_url=(
-            url_param(form, "SmsFallbackUrl")
-            if "SmsFallbackUrl" in form
-            else base.sms_fallback_url
+            url_param(form, "SmsFallbackUrl") if "SmsFallbackUrl" in form else base.sms_fallback_url
         ),
         sms_fallback_method=method_param(form, "SmsFallbackMethod") or base.sms_fallback_method,
     )

@@ -8,7 +8,7 @@ in one segment (reference §7.1, as Twilio's segment calculator does).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -51,6 +51,7 @@ GSM7_EXTENSION = frozenset(_EXTENSION)
 # Scans run in C: on the hot path a compiled class beats iterating the text in Python.
 _NOT_GSM7 = re.compile(f"[^{re.escape(_BASIC + _EXTENSION)}]")
 _ESCAPED = re.compile(f"[{re.escape(_EXTENSION)}]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 code units each
 # A code point that may share a grapheme cluster with a neighbour (UAX #29): if none is
 # present, every code point is its own cluster and a split needs no segmentation.
 _MAY_JOIN = regex.compile(r"[^\p{GCB=Other}\p{GCB=Control}\p{GCB=LF}]")
@@ -163,24 +164,12 @@ def count_segments(text: str, *, smart: bool = False) -> int:
 
 
 def _gsm7_body(text: str) -> EncodedBody:
-    escapes = len(_ESCAPED.findall(text))
-    septets = len(text) + escapes
+    septets = len(text) + len(_ESCAPED.findall(text))
     if septets <= GSM7_SINGLE:
         segments: tuple[str, ...] = (text,)
-    elif escapes or "\r\n" in text:
-        atoms = list(_gsm7_atoms(text))
-        segments = _pack(atoms, [2 if a in GSM7_EXTENSION else len(a) for a in atoms], GSM7_PART)
     else:
-        segments = _slices(text, GSM7_PART)
+        segments = _split_by_width(text, _ESCAPED, GSM7_PART)
     return EncodedBody(text=text, encoding=Encoding.GSM7, segments=segments, units=septets)
-
-
-def _gsm7_atoms(text: str) -> Iterator[str]:
-    """Characters, except that CR LF (one grapheme cluster) stays together."""
-    for index, line in enumerate(text.split("\r\n")):
-        if index:
-            yield "\r\n"
-        yield from line
 
 
 def _ucs2_body(text: str) -> EncodedBody:
@@ -188,42 +177,56 @@ def _ucs2_body(text: str) -> EncodedBody:
     if units <= UCS2_SINGLE:
         segments: tuple[str, ...] = (text,)
     elif _MAY_JOIN.search(text):
-        atoms = list(_ucs2_atoms(text))
-        segments = _pack(atoms, map(utf16_length, atoms), UCS2_PART)
-    elif units == len(text):
-        segments = _slices(text, UCS2_PART)
-    else:  # lone code points, some outside the BMP: never cut a surrogate pair
-        segments = _pack(text, [1 + (c > "\uffff") for c in text], UCS2_PART)
+        segments = _split_clusters(text)
+    else:
+        segments = _split_by_width(text, _ASTRAL, UCS2_PART)
     return EncodedBody(text=text, encoding=Encoding.UCS2, segments=segments, units=units)
 
 
-def _ucs2_atoms(text: str) -> Iterator[str]:
-    """Grapheme clusters; one too big for any segment falls back to its code points.
-
-    A Python code point is never half a surrogate pair, so that fallback still keeps
-    every pair whole.
+def _split_by_width(text: str, wide: re.Pattern[str], limit: int) -> tuple[str, ...]:
+    """Greedy parts of `limit` units, for text whose grapheme clusters are its characters
+    (CR LF aside): a character costs 2 units when `wide` matches it (a GSM escape pair, a
+    surrogate pair) and moves whole to the next part rather than being cut.
     """
-    for cluster in _CLUSTER.findall(text):
-        if utf16_length(cluster) > UCS2_PART:
-            yield from cluster
-        else:
-            yield cluster
+    segments: list[str] = []
+    start, length = 0, len(text)
+    while start < length:
+        end = min(length, start + limit)
+        excess = end - start + len(wide.findall(text, start, end)) - limit
+        while excess > 0:  # each dropped character frees 1 or 2 units: never overshoots
+            drop = (excess + 1) // 2
+            end -= drop
+            excess -= drop + len(wide.findall(text, end, end + drop))
+        if text[end - 1] == "\r" and text.startswith("\n", end):
+            end -= 1
+        segments.append(text[start:end])
+        start = end
+    return tuple(segments)
 
 
-def _slices(text: str, size: int) -> tuple[str, ...]:
-    return tuple(text[start : start + size] for start in range(0, len(text), size))
+def _split_clusters(text: str) -> tuple[str, ...]:
+    """Greedy 67-unit parts that move a grapheme cluster whole to the next part.
 
-
-def _pack(atoms: Iterable[str], costs: Iterable[int], limit: int) -> tuple[str, ...]:
-    """Fill each segment greedily; an atom that does not fit starts the next one."""
+    A cluster too big for any part is cut between code points; a Python code point is
+    never half a surrogate pair, so even then every pair stays whole.
+    """
     segments: list[str] = []
     current: list[str] = []
     used = 0
-    for atom, cost in zip(atoms, costs, strict=True):
-        if used + cost > limit:
+    for atom, units in _cluster_atoms(text):
+        if used + units > UCS2_PART:
             segments.append("".join(current))
             current, used = [], 0
         current.append(atom)
-        used += cost
+        used += units
     segments.append("".join(current))
     return tuple(segments)
+
+
+def _cluster_atoms(text: str) -> Iterator[tuple[str, int]]:
+    for cluster in _CLUSTER.findall(text):
+        units = utf16_length(cluster)
+        if units <= UCS2_PART:
+            yield cluster, units
+        else:
+            yield from ((point, utf16_length(point)) for point in cluster)

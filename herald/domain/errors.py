@@ -135,7 +135,7 @@ class ToRequired(TwilioError):
 
 
 class FromNotOwned(TwilioError):
-    """The 'From' phone number is not a valid, SMS-capable inbound phone number or short code for your account."""
+    """The 'From' number is not a valid, SMS-capable phone number or short code for your account."""
 
     code = 21606
     status = 400

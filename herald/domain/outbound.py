@@ -168,7 +168,9 @@ def _check_media(urls: tuple[str, ...]) -> None:
         raise errors.TooManyMedia()
     for url in urls:
         if not is_http_url(url):
-            raise errors.InvalidMediaUrl(f"Media urls: {url} are invalid. Please use absolute urls.")
+            raise errors.InvalidMediaUrl(
+                f"Media urls: {url} are invalid. Please use absolute urls."
+            )
 
 
 def _check_options(request: SendRequest) -> None:
@@ -178,14 +180,17 @@ def _check_options(request: SendRequest) -> None:
     callback = request.status_callback
     if callback is not None and callback != "" and not is_http_url(callback):
         raise errors.InvalidStatusCallback(f"The StatusCallback URL {callback} is not a valid URL.")
-    if request.schedule_type is not None or request.send_at is not None:
-        if request.messaging_service_sid is None and not is_sid(
-            request.from_ or "", Prefix.SERVICE
-        ):
-            raise errors.SchedulingNeedsService()
+    scheduled = request.schedule_type is not None or request.send_at is not None
+    has_service = request.messaging_service_sid is not None or is_sid(
+        request.from_ or "", Prefix.SERVICE
+    )
+    if scheduled and not has_service:
+        raise errors.SchedulingNeedsService()
 
 
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
 
 
 def is_http_url(url: str) -> bool:

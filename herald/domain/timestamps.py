@@ -84,6 +84,13 @@ def parse_filter(raw: str) -> tuple[int, int]:
     return start, start + 1_000_000
 
 
+def day_of(raw: str) -> tuple[int, int]:
+    """The whole GMT day holding the date or date-time `raw`, as `[start, end)`."""
+    start, _ = parse_filter(raw)
+    start -= start % _DAY_US
+    return start, start + _DAY_US
+
+
 def parse_instant(raw: str) -> int:
     """An ISO 8601 instant (`SendAt`): microseconds. Raises ValueError."""
     parsed = _parse_datetime(raw.strip())

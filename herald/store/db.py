@@ -96,9 +96,8 @@ class Database:
         return await loop.run_in_executor(self._readers, self._run_read, fn)
 
     def _run_read(self, fn: Callable[[Connection], T]) -> T:
-        with self.read_engine.connect() as conn:
-            with conn.begin():
-                return fn(conn)
+        with self.read_engine.connect() as conn, conn.begin():
+            return fn(conn)
 
     def run(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in its own transaction on the calling thread (CLI, start-up)."""

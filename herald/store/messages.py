@@ -179,8 +179,8 @@ def list_messages(
             return []
         if before_sid is not None:
             query = query.where(messages.c.id > anchor).order_by(messages.c.id.asc())
-            rows = conn.execute(query.limit(limit)).all()
-            return [_message(row) for row in reversed(rows)]
+            earlier = conn.execute(query.limit(limit)).all()
+            return [_message(row) for row in reversed(earlier)]
         query = query.where(messages.c.id < anchor)
     else:
         query = query.offset(offset)
@@ -194,9 +194,7 @@ def redact_body(conn: Connection, message: Message, now: int) -> None:
     )
 
 
-def change_status(
-    conn: Connection, sid: str, new: MessageStatus, now: int, **values: Any
-) -> bool:
+def change_status(conn: Connection, sid: str, new: MessageStatus, now: int, **values: Any) -> bool:
     """Apply a status change if it is still legal; False means a lost race."""
     allowed = [status.value for status in allowed_from(new)]
     result = conn.execute(

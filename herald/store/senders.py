@@ -174,9 +174,7 @@ def insert_short_code(conn: Connection, code: ShortCode) -> ShortCode:
 
 def save_short_code(conn: Connection, code: ShortCode) -> ShortCode:
     conn.execute(
-        update(short_codes)
-        .where(short_codes.c.sid == code.sid)
-        .values(**_short_code_columns(code))
+        update(short_codes).where(short_codes.c.sid == code.sid).values(**_short_code_columns(code))
     )
     return code
 

@@ -1,0 +1,53 @@
+-- wrk script for bench/api_accept.py: POST a Twilio-style form that creates one message.
+--
+--   wrk -t1 -c64 -d10s -s bench/accept.lua http://127.0.0.1:PORT/path -- AUTH_B64 [BODY]
+--
+-- AUTH_B64 is the base64 of "AccountSid:AuthToken"; BODY (optional) replaces the message text.
+-- Each request gets its own To number (+1415555XXXX from a per-thread counter), so no two
+-- consecutive requests are byte-identical. done() prints one machine-readable line:
+--   WRK_RESULT {"requests":N,"non2xx":N,...,"p50_us":N,"p99_us":N}
+-- that api_accept.py parses. wrk counts a response as an error when its status is > 399.
+
+local threads = {}
+local thread_count = 0
+
+function setup(thread)
+  thread_count = thread_count + 1
+  thread:set("id", thread_count)
+  table.insert(threads, thread)
+end
+
+local counter = 0
+local body_text = "Hello+from+the+Herald+benchmark"
+
+function init(args)
+  local auth = args[1] or ""
+  if args[2] ~= nil and args[2] ~= "" then
+    body_text = args[2]
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.headers["Authorization"] = "Basic " .. auth
+  counter = (id or 1) * 1000
+end
+
+function request()
+  counter = counter + 1
+  local body = string.format(
+    "To=%%2B1415555%04d&From=%%2B14155550100&Body=%s", counter % 10000, body_text
+  )
+  return wrk.format(nil, nil, nil, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  print(string.format(
+    'WRK_RESULT {"requests":%d,"non2xx":%d,"connect_errors":%d,"read_errors":%d,' ..
+    '"write_errors":%d,"timeouts":%d,"duration_us":%d,"bytes":%d,' ..
+    '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"threads":%d}',
+    summary.requests, e.status, e.connect, e.read, e.write, e.timeout,
+    summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean, thread_count
+  ))
+end
