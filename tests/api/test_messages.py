@@ -67,10 +67,10 @@ def test_create_returns_twilio_fields(herald: Herald, sender: tuple) -> None:
 
 
 def test_raw_json_types(herald: Herald, sender: tuple) -> None:
-    account, _, _number = sender
+    account, _, number = sender
     response = httpx.post(
         herald.url(account, "Messages.json"),
-        data={"To": "+14155550111", "From": SENDER, "Body": "x" * 161},
+        data={"To": "+14155550111", "From": number, "Body": "x" * 161},
         auth=(account.sid, account.auth_token),
     )
     assert response.status_code == 201
@@ -179,7 +179,7 @@ def test_list_filters(herald: Herald, sender: tuple) -> None:
 
 
 def test_date_sent_filters_are_inclusive(herald: Herald, sender: tuple) -> None:
-    account, client, _number = sender
+    account, client, number = sender
     day = 86_400_000_000
     base = 1_700_006_400_000_000  # 2023-11-15T00:00:00Z
     sids = {}
@@ -187,7 +187,7 @@ def test_date_sent_filters_are_inclusive(herald: Herald, sender: tuple) -> None:
         sids[label] = _bulk_insert(
             herald,
             account,
-            SENDER,
+            number,
             1,
             date_sent=base + offset,
             status=MessageStatus.SENT,
