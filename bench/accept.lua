@@ -3,8 +3,8 @@
 --   wrk -t1 -c64 -d10s -s bench/accept.lua http://127.0.0.1:PORT/path -- AUTH_B64 [BODY]
 --
 -- AUTH_B64 is the base64 of "AccountSid:AuthToken"; BODY (optional) replaces the message text.
--- Each request gets its own To number (+1415555XXXX from a per-thread counter), so no two
--- consecutive requests are byte-identical. done() prints one machine-readable line:
+-- Each request gets its own To number (+14155551000 to +14155559999 from a per-thread
+-- counter, never the From number +14155550100), so no two consecutive requests are identical. done() prints one machine-readable line:
 --   WRK_RESULT {"requests":N,"non2xx":N,...,"p50_us":N,"p99_us":N}
 -- that api_accept.py parses. wrk counts a response as an error when its status is > 399.
 
@@ -34,7 +34,7 @@ end
 function request()
   counter = counter + 1
   local body = string.format(
-    "To=%%2B1415555%04d&From=%%2B14155550100&Body=%s", counter % 10000, body_text
+    "To=%%2B1415555%04d&From=%%2B14155550100&Body=%s", 1000 + counter % 9000, body_text
   )
   return wrk.format(nil, nil, nil, body)
 end

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -63,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("alembic").setLevel(
+        max(logging.WARNING, logging.getLevelName(settings.log_level))
+    )
     if args.command == "serve":
         return _serve(settings)
     if args.command == "migrate":
@@ -88,6 +92,9 @@ def _serve(settings: config.Settings) -> int:
         print(f"  AuthToken:  {created.auth_token}", flush=True)
         print(f"  Saved to {settings.credentials_path}", flush=True)
     app = create_app(runtime)
+    # uvicorn re-raises the signal it stopped on once it has shut down gracefully; with a
+    # handler in place that re-raise is a no-op, so a SIGTERM stop exits with status 0.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
     uvicorn.run(
         app,
         host=settings.host,

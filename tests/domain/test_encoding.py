@@ -35,7 +35,7 @@ THUMBS = "👍🏽"  # emoji + skin-tone modifier, 4 units
 
 
 def _load_vectors() -> list[dict[str, Any]]:
-    lines = VECTORS_FILE.read_text(encoding="utf-8").splitlines()
+    lines = VECTORS_FILE.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -112,7 +112,7 @@ def test_characters_outside_gsm7(char: str) -> None:
 
 def test_alphabet_sizes() -> None:
     assert len(GSM7_BASIC) == 127  # 128 codes less ESC
-    assert GSM7_EXTENSION == set("\f^{}\\[~]|€")
+    assert set("\f^{}\\[~]|€") == GSM7_EXTENSION
     assert is_gsm7("".join(GSM7_BASIC | GSM7_EXTENSION))
 
 
@@ -250,45 +250,40 @@ def test_smart_encoding_maps_non_gsm_to_gsm() -> None:
     assert len(SMART_ENCODING) == 270
 
 
-def test_smart_encoding_can_add_segments() -> None:
-    text = "a" * 159 + "…"
-    assert count_segments(text) == 1
-    assert count_segments(text, smart=True) == 2
+def test_smart_encoding_counts_the_replacement_length() -> None:
+    """An ellipsis becomes three septets: 157 + 3 fits one segment, 158 + 3 does not."""
+    assert count_segments("a" * 157 + "…", smart=True) == 1
+    assert count_segments("a" * 158 + "…", smart=True) == 2
+    assert count_segments("a" * 158 + "…") == 3  # UCS-2 without it
 
 
 # --- laws ------------------------------------------------------------------------------
 
-GSM7_CHARS = sorted(GSM7_BASIC | GSM7_EXTENSION)
+# Hypothesis keeps strings short, so texts are padded or repeated to reach the cuts.
+GSM7_TRICKY = ["a", "€", "]", "{", "\r\n", "\r", "\n", "Ç", "@"]
 TRICKY = [
-    "a",
-    "é",
-    "ж",
-    "中",
-    "€",
-    "{",
-    "\r",
-    "\n",
-    "😀",
-    "👍",
-    "🏽",
-    "\u200d",
-    "\ufe0f",
-    "\u0301",
-    "🇺",
-    "🇸",
-    "👨",
-    "𝐀",
-    "한",
-    "\u1100",
-    "\u1161",
-    "क",
-    "\u094d",
-    "ा",
+    *("a", "é", "ж", "中", "€", "{", "\r", "\n", "😀", "👍", "🏽", "\u200d", "\ufe0f"),
+    *("\u0301", "🇺", "🇸", "👨", "𝐀", "한", "\u1100", "\u1161", "क", "\u094d", "ा"),
 ]
+CLUSTERS = [FAMILY, FLAG, THUMBS, "e\u0301", "\r\n", "😀", "ж", "a"]
+
+
+def _padded(tail: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.builds(lambda pad, rest: "a" * pad + rest, st.integers(0, 170), tail)
+
+
+def _repeated(pieces: list[str]) -> st.SearchStrategy[str]:
+    unit = st.lists(st.sampled_from(pieces), min_size=1, max_size=5).map("".join)
+    return st.builds(lambda text, times: text * times, unit, st.integers(1, 150))
+
+
 TEXTS = st.one_of(
-    st.text(alphabet=GSM7_CHARS, max_size=400),
-    st.text(alphabet=TRICKY, max_size=300),
-    st.lists(st.sampled_from([FAMILY, FLAG, THUMBS, "ab", "é"]), max_size=60).map("".join),
+    _padded(st.text(alphabet=sorted(GSM7_BASIC | GSM7_EXTENSION), max_size=40)),
+    _padded(st.lists(st.sampled_from(GSM7_TRICKY), max_size=30).map("".join)),
+    _repeated(GSM7_TRICKY),
+    _padded(st.text(alphabet=TRICKY, max_size=40)),
+    _repeated(TRICKY),
+    _repeated(CLUSTERS),
     st.text(max_size=300),
 )
 

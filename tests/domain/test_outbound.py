@@ -1,0 +1,144 @@
+"""The send-request checks, in Twilio's order, without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from herald.domain import errors
+from herald.domain.outbound import FromKind, SendRequest, classify_from, is_http_url, prepare
+
+OK = {"to": "+14155550111", "from_": "+14155550100", "body": "hi"}
+
+
+def req(**changes: object) -> SendRequest:
+    return SendRequest(**{**OK, **changes})  # type: ignore[arg-type]
+
+
+def test_a_valid_request_becomes_a_draft() -> None:
+    draft = prepare(req(body="x" * 161))
+    assert draft.to.e164 == "+14155550111"
+    assert draft.from_kind is FromKind.PHONE and draft.from_value == "+14155550100"
+    assert draft.encoded.num_segments == 2
+
+
+def test_to_without_plus_is_read_in_the_senders_country() -> None:
+    assert prepare(req(to="(415) 555-0111")).to.e164 == "+14155550111"
+
+
+def test_smart_encoding_applies_only_when_asked() -> None:
+    body = "“hi”"
+    assert prepare(req(body=body)).encoded.encoding.value == "UCS-2"
+    assert prepare(req(body=body, smart_encoded=True)).encoded.encoding.value == "GSM-7"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"to": None}, errors.ToRequired),
+        ({"to": ""}, errors.ToRequired),
+        ({"from_": None}, errors.FromRequired),
+        ({"body": None}, errors.BodyRequired),
+        ({"body": "  "}, errors.BodyOrMediaRequired),
+        ({"to": "nope"}, errors.InvalidTo),
+        ({"to": "+14155550100"}, errors.InvalidTo),
+        ({"from_": "+1999"}, errors.InvalidFrom),
+        ({"from_": "bad sender id!"}, errors.InvalidFrom),
+        ({"from_": "Herald"}, errors.CannotRoute),
+        ({"body": "x" * 1601}, errors.BodyTooLong),
+        ({"media_urls": ("https://e.com/a.png",) * 11}, errors.TooManyMedia),
+        ({"media_urls": ("e.com/a.png",)}, errors.InvalidMediaUrl),
+        ({"validity_period": 0}, errors.InvalidValidityPeriod),
+        ({"validity_period": 36_001}, errors.InvalidValidityPeriod),
+        ({"status_callback": "http://under_score.com"}, errors.InvalidStatusCallback),
+        ({"send_at": "2030-01-01T00:00:00Z"}, errors.SchedulingNeedsService),
+        ({"messaging_service_sid": "MG1"}, errors.ServiceNotFound),
+    ],
+)
+def test_each_bad_input_has_its_error(changes: dict[str, object], error: type) -> None:
+    with pytest.raises(error):
+        prepare(req(**changes))
+
+
+def test_the_first_error_wins() -> None:
+    with pytest.raises(errors.ToRequired):
+        prepare(SendRequest())
+    with pytest.raises(errors.InvalidTo):
+        prepare(req(to="bad", body="x" * 2000))
+
+
+def test_media_alone_is_a_message() -> None:
+    draft = prepare(req(body=None, media_urls=("https://e.com/a.png",)))
+    assert draft.body == "" and draft.media_urls == ("https://e.com/a.png",)
+
+
+def test_alpha_sender_to_a_country_that_allows_it() -> None:
+    draft = prepare(req(from_="Herald", to="+447911123456"))
+    assert draft.from_kind is FromKind.ALPHANUMERIC
+
+
+@pytest.mark.parametrize(
+    ("request_", "kind"),
+    [
+        (SendRequest(from_="12345"), FromKind.SHORT_CODE),
+        (SendRequest(from_="MG" + "a" * 32), FromKind.SERVICE),
+        (SendRequest(messaging_service_sid="MG" + "b" * 32), FromKind.SERVICE),
+        (SendRequest(from_="+44 7911 123456"), FromKind.PHONE),
+        (SendRequest(from_="Acme Co"), FromKind.ALPHANUMERIC),
+    ],
+)
+def test_classify_from(request_: SendRequest, kind: FromKind) -> None:
+    assert classify_from(request_)[0] is kind
+
+
+def test_scheduling_with_a_service_passes_the_first_checks() -> None:
+    draft = prepare(
+        req(from_=None, messaging_service_sid="MG" + "a" * 32, send_at="2030-01-01T00:00:00Z")
+    )
+    assert draft.from_kind is FromKind.SERVICE
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://example.com/cb", True),
+        ("http://127.0.0.1:8080/cb", True),
+        ("http://[::1]:8080/cb", True),
+        ("http://a_b.example.com/", False),
+        ("ftp://example.com/", False),
+        ("https://", False),
+        ("http://example.com:99999/", False),
+        ("not a url", False),
+        ("https://-bad-.com/", False),
+    ],
+)
+def test_is_http_url(url: str, ok: bool) -> None:
+    assert is_http_url(url) is ok
+
+
+class TestCredentials:
+    @pytest.mark.parametrize(
+        ("from_", "to", "error"),
+        [
+            ("+15005550001", "+14155550111", errors.InvalidFrom),
+            ("+15005550007", "+14155550111", errors.FromNotOwned),
+            ("+15005550008", "+14155550111", errors.QueueFull),
+            ("+14155550100", "+14155550111", errors.FromNotOwned),
+            ("+15005550006", "+15005550001", errors.InvalidTo),
+            ("+15005550006", "+15005550002", errors.CannotRoute),
+            ("+15005550006", "+15005550003", errors.NoInternationalPermission),
+            ("+15005550006", "+15005550004", errors.RecipientOptedOut),
+            ("+15005550006", "+15005550009", errors.NotMobile),
+            ("+15005550006", "+15005550005", errors.InvalidTo),
+        ],
+    )
+    def test_magic_numbers(self, from_: str, to: str, error: type) -> None:
+        with pytest.raises(error):
+            prepare(req(from_=from_, to=to), test=True)
+
+    def test_the_valid_magic_sender_passes(self) -> None:
+        draft = prepare(req(from_="+15005550006", to="4155550111"), test=True)
+        assert draft.to.e164 == "+14155550111"
+
+    def test_services_are_refused(self) -> None:
+        with pytest.raises(errors.FromNotOwned):
+            prepare(req(messaging_service_sid="MG" + "a" * 32), test=True)

@@ -1,0 +1,116 @@
+"""Group commit on SQLite and PostgreSQL: shared transactions, results only after the
+commit, and one failing write never sinks the others."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from herald.domain import errors
+from herald.runtime import Runtime
+from herald.store.schema import idempotency_keys
+
+
+def _row(key: str) -> dict[str, object]:
+    return {
+        "account_sid": "AC" + "0" * 32,
+        "key": key,
+        "message_sid": "SM" + "0" * 32,
+        "request_hash": "h",
+        "date_created": 1,
+    }
+
+
+def _keys(conn: Connection) -> set[str]:
+    return set(conn.execute(select(idempotency_keys.c.key)).scalars())
+
+
+def test_concurrent_writes_share_commits(runtime: Runtime) -> None:
+    db = runtime.db
+
+    async def main() -> list[str]:
+        async def one(i: int) -> str:
+            def write(conn: Connection) -> str:
+                conn.execute(insert(idempotency_keys).values(**_row(f"k{i}")))
+                return f"k{i}"
+
+            return await db.write(write)
+
+        return await asyncio.gather(*(one(i) for i in range(300)))
+
+    before = db.batches
+    results = asyncio.run(main())
+    assert results == [f"k{i}" for i in range(300)]
+    assert db.run(_keys) == {f"k{i}" for i in range(300)}
+    assert db.batches - before < 300  # writes were grouped
+
+
+def test_a_twilio_error_fails_only_its_own_write(runtime: Runtime) -> None:
+    db = runtime.db
+
+    def good(key: str):  # type: ignore[no-untyped-def]
+        def write(conn: Connection) -> None:
+            conn.execute(insert(idempotency_keys).values(**_row(key)))
+
+        return write
+
+    def refused(_conn: Connection) -> None:
+        raise errors.FromNotOwned()
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            db.write(good("a")), db.write(refused), db.write(good("b")), return_exceptions=True
+        )
+
+    outcome = asyncio.run(main())
+    assert outcome[0] is None and outcome[2] is None
+    assert isinstance(outcome[1], errors.FromNotOwned)
+    assert db.run(_keys) >= {"a", "b"}
+
+
+def test_a_broken_write_is_retried_alone(runtime: Runtime) -> None:
+    db = runtime.db
+    db.run(lambda conn: conn.execute(insert(idempotency_keys).values(**_row("dup"))))
+
+    def write(key: str):  # type: ignore[no-untyped-def]
+        def run(conn: Connection) -> str:
+            conn.execute(insert(idempotency_keys).values(**_row(key)))
+            return key
+
+        return run
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            db.write(write("x")),
+            db.write(write("dup")),
+            db.write(write("y")),
+            return_exceptions=True,
+        )
+
+    outcome = asyncio.run(main())
+    assert outcome[0] == "x" and outcome[2] == "y"
+    assert isinstance(outcome[1], Exception) and not isinstance(outcome[1], errors.TwilioError)
+    assert db.run(_keys) == {"dup", "x", "y"}
+
+
+def test_reads_see_committed_writes(runtime: Runtime) -> None:
+    db = runtime.db
+
+    async def main() -> set[str]:
+        await db.write(lambda conn: conn.execute(insert(idempotency_keys).values(**_row("r"))))
+        return await db.read(_keys)
+
+    assert asyncio.run(main()) == {"r"}
+
+
+def test_run_rolls_back_on_error(runtime: Runtime) -> None:
+    def write(conn: Connection) -> None:
+        conn.execute(insert(idempotency_keys).values(**_row("gone")))
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        runtime.db.run(write)
+    assert "gone" not in runtime.db.run(_keys)

@@ -1,0 +1,151 @@
+"""The command line and the README's examples, run as a newcomer would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HERALD = [sys.executable, "-m", "herald"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_for(workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env["HERALD_LOG_LEVEL"] = "WARNING"
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, int, str]]:
+    """`herald serve` started in an empty directory, as after a fresh clone."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*HERALD, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail(f"herald serve did not become healthy: {proc.communicate()[0]}")
+    yield tmp_path, port, ""
+    proc.terminate()
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output
+    assert "Created account AC" in output
+
+
+def readme_block(kind: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"<!-- readme-example: {kind} -->\n```\w+\n(.*?)```", text, re.S)
+    assert match, f"README has no {kind} example"
+    return match.group(1)
+
+
+def credentials(workdir: Path) -> dict[str, str]:
+    lines = (workdir / "var" / "credentials.env").read_text().split()
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_first_start_writes_credentials(served: tuple[Path, int, str]) -> None:
+    workdir, port, _ = served
+    creds = credentials(workdir)
+    assert creds["TWILIO_ACCOUNT_SID"].startswith("AC")
+    response = httpx.get(
+        f"http://127.0.0.1:{port}/2010-04-01/Accounts/{creds['TWILIO_ACCOUNT_SID']}.json",
+        auth=(creds["TWILIO_ACCOUNT_SID"], creds["TWILIO_AUTH_TOKEN"]),
+    )
+    assert response.status_code == 200
+
+
+def test_readme_curl_example_works_as_written(served: tuple[Path, int, str]) -> None:
+    workdir, port, _ = served
+    script = readme_block("curl").replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    result = subprocess.run(
+        ["bash", "-euc", script], cwd=workdir, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    number, message = (
+        json.loads(line) for line in result.stdout.replace("}{", "}\n{").splitlines()
+    )
+    assert number["phone_number"] == "+14155550100"
+    assert message["status"] == "queued" and message["body"] == "Hello from Herald"
+
+
+def test_readme_python_example_works_as_written(served: tuple[Path, int, str]) -> None:
+    workdir, port, _ = served
+    setup = readme_block("curl").split("# Send a message")[0]
+    script = readme_block("python").replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    prepared = subprocess.run(
+        ["bash", "-euc", setup.replace("127.0.0.1:8080", f"127.0.0.1:{port}")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
+    assert prepared.returncode == 0, prepared.stderr
+    env = {**env_for(workdir), **credentials(workdir)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0].split()
+    assert first[0].startswith("SM") and first[1:] == ["queued", "1"]
+
+
+def test_accounts_create_and_list(tmp_path: Path) -> None:
+    env = {**env_for(tmp_path), "HERALD_DATA_DIR": str(tmp_path / "data")}
+    created = subprocess.run(
+        [*HERALD, "accounts", "create", "--friendly-name", "Shop", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    account = json.loads(created.stdout)
+    assert account["sid"].startswith("AC") and len(account["auth_token"]) == 32
+    test = subprocess.run(
+        [*HERALD, "accounts", "create", "--test", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listed = subprocess.run(
+        [*HERALD, "accounts", "list", "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    rows = {row["sid"]: row for row in json.loads(listed.stdout)}
+    assert rows[account["sid"]]["friendly_name"] == "Shop"
+    assert rows[json.loads(test.stdout)["sid"]]["test"] is True
+
+
+def test_bad_configuration_names_the_variable(tmp_path: Path) -> None:
+    env = {**env_for(tmp_path), "HERALD_PORT": "eighty"}
+    result = subprocess.run([*HERALD, "accounts", "list"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "HERALD_PORT='eighty'" in result.stderr

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from herald.config import ConfigError, Settings, load
+
+
+def test_defaults() -> None:
+    settings = load({})
+    assert settings.port == 8080 and settings.host == "127.0.0.1"
+    assert settings.resolved_database_url == "sqlite:///var/herald.db"
+    assert settings.credentials_path == Path("var/credentials.env")
+    assert settings.sqlite_synchronous == "FULL"
+
+
+def test_every_variable_is_read() -> None:
+    settings = load(
+        {
+            "HERALD_DATA_DIR": "/tmp/h",
+            "HERALD_DATABASE_URL": "postgresql://u@h/db",
+            "HERALD_HOST": "0.0.0.0",
+            "HERALD_PORT": "9000",
+            "HERALD_PUBLIC_URL": "https://sms.example.com/",
+            "HERALD_LOG_LEVEL": "debug",
+            "HERALD_SQLITE_SYNCHRONOUS": "normal",
+            "HERALD_GROUP_COMMIT_MAX": "64",
+            "HERALD_AUTH_CACHE_S": "0",
+            "HERALD_IDEMPOTENCY_TTL_S": "60",
+        }
+    )
+    assert settings == Settings(
+        data_dir=Path("/tmp/h"),
+        database_url="postgresql://u@h/db",
+        host="0.0.0.0",
+        port=9000,
+        public_url="https://sms.example.com",
+        log_level="DEBUG",
+        sqlite_synchronous="NORMAL",
+        group_commit_max=64,
+        auth_cache_s=0.0,
+        idempotency_ttl_s=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HERALD_PORT", "http"),
+        ("HERALD_PORT", "70000"),
+        ("HERALD_PUBLIC_URL", "sms.example.com"),
+        ("HERALD_LOG_LEVEL", "LOUD"),
+        ("HERALD_SQLITE_SYNCHRONOUS", "OFF"),
+        ("HERALD_GROUP_COMMIT_MAX", "0"),
+        ("HERALD_AUTH_CACHE_S", "-1"),
+        ("HERALD_IDEMPOTENCY_TTL_S", "day"),
+    ],
+)
+def test_errors_name_the_variable_and_value(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load({name: value})
+    assert name in str(error.value) and repr(value) in str(error.value)
+
+
+def test_overrides_keep_unset_fields() -> None:
+    settings = load({"HERALD_PORT": "9000"}).with_overrides(port=None, host="::1")
+    assert settings.port == 9000 and settings.host == "::1"
