@@ -1,20 +1,21 @@
 -- wrk script for bench/api_accept.py: POST a Twilio-style form that creates one message.
 --
---   wrk -t1 -c64 -d10s -s bench/accept.lua http://127.0.0.1:PORT/path -- AUTH_B64 [BODY]
+--   wrk -t1 -c64 -d10s -s bench/accept.lua http://127.0.0.1:PORT/path -- AUTH_B64 [START [BODY]]
 --
--- AUTH_B64 is the base64 of "AccountSid:AuthToken"; BODY (optional) replaces the message text.
--- Each request gets its own To number (+14155551000 to +14155559999 from a per-thread
--- counter, never the From number +14155550100), so no two consecutive requests are identical. done() prints one machine-readable line:
+-- AUTH_B64 is the base64 of "AccountSid:AuthToken"; BODY (optional, form-encoded) replaces
+-- the message text. Each request gets its own To number, +1415 followed by 2000000 plus a
+-- per-thread counter that starts at START (so successive wrk runs can use fresh numbers and
+-- a server cannot answer from a cache), skipping the From number +14155550100.
+-- done() prints one machine-readable line:
 --   WRK_RESULT {"requests":N,"non2xx":N,...,"p50_us":N,"p99_us":N}
--- that api_accept.py parses. wrk counts a response as an error when its status is > 399.
+-- that api_accept.py parses. wrk counts a response as an error when its status is > 399;
+-- latency percentiles are in microseconds.
 
-local threads = {}
 local thread_count = 0
 
 function setup(thread)
   thread_count = thread_count + 1
   thread:set("id", thread_count)
-  table.insert(threads, thread)
 end
 
 local counter = 0
@@ -22,19 +23,23 @@ local body_text = "Hello+from+the+Herald+benchmark"
 
 function init(args)
   local auth = args[1] or ""
-  if args[2] ~= nil and args[2] ~= "" then
-    body_text = args[2]
+  if args[3] ~= nil and args[3] ~= "" then
+    body_text = args[3]
   end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
   wrk.headers["Authorization"] = "Basic " .. auth
-  counter = (id or 1) * 1000
+  counter = (tonumber(args[2]) or 0) + ((id or 1) - 1) * 1000000
 end
 
 function request()
   counter = counter + 1
+  local local_number = 2000000 + counter % 8000000
+  if local_number == 5550100 then
+    local_number = 5550101
+  end
   local body = string.format(
-    "To=%%2B1415555%04d&From=%%2B14155550100&Body=%s", 1000 + counter % 9000, body_text
+    "To=%%2B1415%07d&From=%%2B14155550100&Body=%s", local_number, body_text
   )
   return wrk.format(nil, nil, nil, body)
 end

@@ -1,14 +1,16 @@
 """API-accept benchmark: how many message creates per second Herald accepts, against a
 bare Starlette + SQLite app (bench/baseline_app.py) measured in the same run.
 
-    .venv/bin/python bench/api_accept.py [--duration 10] [--connections 64] [--threads 1]
-                                         [--herald-sync FULL|NORMAL]
+    .venv/bin/python bench/api_accept.py [--duration 12] [--rounds 3] [--connections 64]
+                                         [--threads 1] [--herald-sync FULL|NORMAL]
 
 wrk (Debian's package; `make bench` installs it) drives N keep-alive connections that POST
-a form to /Messages.json (bench/accept.lua). For each server it prints accepted
-messages/s, p50/p99 latency, peak RSS and server CPU per 1000 messages, checks that every
-2xx left a row in the database, and prints the ratio Herald ÷ baseline. The last line is
-one JSON object with every figure. wrk runs on the same cores as the server.
+a form to /Messages.json (bench/accept.lua). All servers run side by side (an idle one
+uses no CPU) and are measured in interleaved rounds, so a burst of other load on the
+machine hits them alike. For each server it prints accepted messages/s, p50/p99 latency,
+peak RSS and server CPU per 1000 messages, checks that every 2xx left a row in the
+database, and prints the ratio Herald ÷ baseline. The last line is one JSON object with
+every figure. wrk runs on the same cores as the servers.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import itertools
 import json
 import os
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,11 +42,13 @@ LUA = BENCH_DIR / "accept.lua"
 MESSAGES_PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
 SENDER = "+14155550100"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+_wrk_runs = itertools.count()
 
 
 @dataclass(frozen=True)
 class Options:
     duration: int
+    rounds: int
     warmup: int
     connections: int
     threads: int
@@ -50,18 +56,51 @@ class Options:
     baseline_sync: list[str]
     wrk: str
 
+    @property
+    def slice_s(self) -> int:
+        return max(1, round(self.duration / self.rounds))
+
+
+@dataclass
+class Slice:
+    """One wrk run against one server: wrk's WRK_RESULT and the CPU it cost."""
+
+    wrk: dict[str, float]
+    server_cpu_s: float
+    wrk_cpu_s: float
+    machine_cpu_s: float
+
+    @property
+    def ok(self) -> int:
+        return int(self.wrk["requests"]) - int(self.wrk["non2xx"])
+
+    @property
+    def seconds(self) -> float:
+        return self.wrk["duration_us"] / 1e6
+
+    @property
+    def msgs_per_s(self) -> float:
+        return self.ok / self.seconds
+
 
 @dataclass
 class Server:
-    """A server process under test, and what wrk needs to talk to it."""
+    """A server process under test, what wrk needs to talk to it, and its measured slices."""
 
-    name: str
+    kind: str
+    synchronous: str
     proc: subprocess.Popen[bytes]
     port: int
+    data_dir: Path
     db_path: Path
-    account_sid: str
-    auth_token: str
-    log_path: Path
+    account_sid: str = ""
+    auth_token: str = ""
+    slices: list[Slice] = field(default_factory=list)
+    stored: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} ({self.synchronous})"
 
     @property
     def url(self) -> str:
@@ -71,10 +110,14 @@ class Server:
     def basic(self) -> str:
         return base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
 
 @dataclass
 class Figures:
-    """One measured run of one server."""
+    """What one server achieved over all its slices."""
 
     label: str
     msgs_per_s: float
@@ -86,10 +129,13 @@ class Figures:
     non2xx: int
     socket_errors: int
     stored: int
+    server_cpu_s: float
     wrk_cpu_s: float
-    extra: dict[str, float] = field(default_factory=dict)
+    other_cpu_s: float
+    seconds: float
+    per_round: list[float]
 
-    def as_json(self, prefix: str) -> dict[str, float | int]:
+    def as_json(self, prefix: str) -> dict[str, object]:
         return {
             f"{prefix}_msgs_per_s": round(self.msgs_per_s, 1),
             f"{prefix}_p50_ms": round(self.p50_ms, 2),
@@ -100,6 +146,8 @@ class Figures:
             f"{prefix}_non2xx_responses": self.non2xx,
             f"{prefix}_socket_errors": self.socket_errors,
             f"{prefix}_stored_msgs": self.stored,
+            f"{prefix}_other_load_cores": round(self.other_cpu_s / self.seconds, 2),
+            f"{prefix}_round_msgs_per_s": [round(x, 1) for x in self.per_round],
         }
 
 
@@ -113,22 +161,20 @@ def free_port() -> int:
         return port
 
 
+def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+
+
 def wait_healthy(server: Server, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            break
+    while time.monotonic() < deadline and server.proc.poll() is None:
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     sys.stderr.write(server.log_path.read_text(errors="replace")[-4000:])
-    raise SystemExit(f"{server.name} did not become healthy on port {server.port}")
-
-
-def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    log = log_path.open("wb")
-    return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    raise SystemExit(f"{server.label} did not become healthy on port {server.port}")
 
 
 def stop(server: Server) -> None:
@@ -141,14 +187,12 @@ def stop(server: Server) -> None:
 
 
 def read_credentials(path: Path) -> tuple[str, str]:
-    values = dict(
-        line.split("=", 1) for line in path.read_text().splitlines() if "=" in line.strip()
-    )
+    pairs = [line.split("=", 1) for line in path.read_text().splitlines() if "=" in line]
+    values = {key.strip(): value.strip() for key, value in pairs}
     return values["TWILIO_ACCOUNT_SID"], values["TWILIO_AUTH_TOKEN"]
 
 
 def start_herald(data_dir: Path, synchronous: str) -> Server:
-    port = free_port()
     env = {
         **os.environ,
         "HERALD_DATA_DIR": str(data_dir),
@@ -156,17 +200,31 @@ def start_herald(data_dir: Path, synchronous: str) -> Server:
         "HERALD_SQLITE_SYNCHRONOUS": synchronous,
     }
     env.pop("HERALD_DATABASE_URL", None)
-    herald = PYTHON.parent / "herald"
-    log_path = data_dir / "server.log"
-    proc = spawn([str(herald), "serve", "--port", str(port)], env, log_path)
-    server = Server(f"herald ({synchronous})", proc, port, data_dir / "herald.db", "", "", log_path)
+    port = free_port()
+    argv = [str(PYTHON.parent / "herald"), "serve", "--port", str(port)]
+    proc = spawn(argv, env, data_dir / "server.log")
+    return Server("herald", synchronous, proc, port, data_dir, data_dir / "herald.db")
+
+
+def start_baseline(data_dir: Path, synchronous: str) -> Server:
+    port = free_port()
+    db_path = data_dir / "baseline.db"
+    argv = [str(PYTHON), str(BENCH_DIR / "baseline_app.py"), "--port", str(port)]
+    argv += ["--db", str(db_path), "--synchronous", synchronous]
+    proc = spawn(argv, dict(os.environ), data_dir / "server.log")
+    return Server("baseline", synchronous, proc, port, data_dir, db_path)
+
+
+def ready(server: Server) -> None:
+    """Wait for /healthz, then learn the credentials (and, on Herald, register From)."""
     wait_healthy(server)
-    server.account_sid, server.auth_token = read_credentials(data_dir / "credentials.env")
-    register_sender(server)
-    return server
+    if server.kind == "baseline":
+        sys.path.insert(0, str(BENCH_DIR))
+        import baseline_app
 
-
-def register_sender(server: Server) -> None:
+        server.account_sid, server.auth_token = baseline_app.ACCOUNT_SID, baseline_app.AUTH_TOKEN
+        return
+    server.account_sid, server.auth_token = read_credentials(server.data_dir / "credentials.env")
     url = f"http://127.0.0.1:{server.port}/2010-04-01/Accounts/{server.account_sid}"
     response = httpx.post(
         f"{url}/IncomingPhoneNumbers.json",
@@ -178,27 +236,23 @@ def register_sender(server: Server) -> None:
         raise SystemExit(f"registering {SENDER} failed: {response.status_code} {response.text}")
 
 
-def start_baseline(data_dir: Path, synchronous: str) -> Server:
-    sys.path.insert(0, str(BENCH_DIR))
-    import baseline_app
-
-    port = free_port()
-    db_path = data_dir / "baseline.db"
-    argv = [str(PYTHON), str(BENCH_DIR / "baseline_app.py"), "--port", str(port)]
-    argv += ["--db", str(db_path), "--synchronous", synchronous]
-    log_path = data_dir / "server.log"
-    proc = spawn(argv, dict(os.environ), log_path)
-    server = Server(
-        f"baseline ({synchronous})",
-        proc,
-        port,
-        db_path,
-        baseline_app.ACCOUNT_SID,
-        baseline_app.AUTH_TOKEN,
-        log_path,
-    )
-    wait_healthy(server)
-    return server
+@contextlib.contextmanager
+def servers_running(opts: Options) -> Iterator[list[Server]]:
+    """Herald and each baseline, started side by side; stopped and deleted on exit."""
+    plan = [("herald", opts.herald_sync)] + [("baseline", s) for s in opts.baseline_sync]
+    servers: list[Server] = []
+    try:
+        for kind, sync in plan:
+            data_dir = Path(tempfile.mkdtemp(prefix=f"herald-bench-{kind}-"))
+            start = start_herald if kind == "herald" else start_baseline
+            servers.append(start(data_dir, sync))
+        for server in servers:
+            ready(server)
+        yield servers
+    finally:
+        for server in servers:
+            stop(server)
+            shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 # --- /proc and the database ------------------------------------------------------------
@@ -217,6 +271,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy (not idle, not waiting on I/O) since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+
+
 def count_messages(db_path: Path) -> int:
     with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
         (count,) = conn.execute("SELECT count(*) FROM messages").fetchone()
@@ -226,10 +286,9 @@ def count_messages(db_path: Path) -> int:
 def filesystem_of(path: Path) -> str:
     best, kind = "", "?"
     for line in Path("/proc/mounts").read_text().splitlines():
-        parts = line.split()
-        mount = parts[1]
-        if str(path).startswith(mount) and len(mount) > len(best):
-            best, kind = mount, parts[2]
+        mount, fstype = line.split()[1:3]
+        if str(path.resolve()).startswith(mount) and len(mount) > len(best):
+            best, kind = mount, fstype
     return kind
 
 
@@ -237,9 +296,10 @@ def filesystem_of(path: Path) -> str:
 
 
 def run_wrk(opts: Options, server: Server, seconds: int) -> tuple[dict[str, float], float]:
-    """Run wrk against `server`; its WRK_RESULT line and wrk's own CPU seconds."""
+    """Run wrk against `server`; its WRK_RESULT object and wrk's own CPU seconds."""
     argv = [opts.wrk, f"-t{opts.threads}", f"-c{opts.connections}", f"-d{seconds}s"]
-    argv += ["--timeout", "10s", "-s", str(LUA), server.url, "--", server.basic]
+    start = next(_wrk_runs) * 1_000_000  # a fresh range of To numbers for each run
+    argv += ["--timeout", "10s", "-s", str(LUA), server.url, "--", server.basic, str(start)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     output = proc.stdout.read().decode(errors="replace")
@@ -251,50 +311,59 @@ def run_wrk(opts: Options, server: Server, seconds: int) -> tuple[dict[str, floa
     raise SystemExit(f"wrk printed no result (exit {proc.returncode}):\n{output}")
 
 
-def measure(opts: Options, server: Server, label: str) -> Figures:
-    if opts.warmup > 0:
-        run_wrk(opts, server, opts.warmup)
+def measure_slice(opts: Options, server: Server) -> Slice:
+    cpu_before, busy_before = cpu_seconds(server.proc.pid), machine_busy_seconds()
+    result, wrk_cpu = run_wrk(opts, server, opts.slice_s)
+    server_cpu = cpu_seconds(server.proc.pid) - cpu_before
+    return Slice(result, server_cpu, wrk_cpu, machine_busy_seconds() - busy_before)
+
+
+def run_rounds(opts: Options, servers: list[Server]) -> None:
+    """Warm every server up, then measure them in interleaved, rotating rounds."""
+    for server in servers:
+        if opts.warmup > 0:
+            run_wrk(opts, server, opts.warmup)
     time.sleep(0.5)
-    stored_before = count_messages(server.db_path)
-    cpu_before = cpu_seconds(server.proc.pid)
-    result, wrk_cpu = run_wrk(opts, server, opts.duration)
-    cpu_used = cpu_seconds(server.proc.pid) - cpu_before
-    time.sleep(0.5)  # let requests in flight when wrk stopped reach their commit
-    stored = count_messages(server.db_path) - stored_before
-    non2xx = int(result["non2xx"])
-    ok = int(result["requests"]) - non2xx
-    errors = sum(int(result[k]) for k in ("connect_errors", "read_errors", "write_errors"))
+    before = {server.port: count_messages(server.db_path) for server in servers}
+    for r in range(opts.rounds):
+        for server in servers[r % len(servers) :] + servers[: r % len(servers)]:
+            server.slices.append(measure_slice(opts, server))
+            time.sleep(0.2)  # let requests in flight when wrk stopped reach their commit
+    time.sleep(0.5)
+    for server in servers:
+        server.stored = count_messages(server.db_path) - before[server.port]
+
+
+def figures(server: Server) -> Figures:
+    slices = server.slices
+    ok = sum(s.ok for s in slices)
+    seconds = sum(s.seconds for s in slices)
+    server_cpu = sum(s.server_cpu_s for s in slices)
+    wrk_cpu = sum(s.wrk_cpu_s for s in slices)
+    socket_keys = ("connect_errors", "read_errors", "write_errors", "timeouts")
     return Figures(
-        label=label,
-        msgs_per_s=ok / (result["duration_us"] / 1e6),
-        p50_ms=result["p50_us"] / 1000,
-        p99_ms=result["p99_us"] / 1000,
+        label=server.label,
+        msgs_per_s=ok / seconds,
+        p50_ms=statistics.median(s.wrk["p50_us"] for s in slices) / 1000,
+        p99_ms=statistics.median(s.wrk["p99_us"] for s in slices) / 1000,
         peak_rss_mb=peak_rss_mb(server.proc.pid),
-        cpu_s_per_1k_msgs=cpu_used / max(ok, 1) * 1000,
+        cpu_s_per_1k_msgs=server_cpu / max(ok, 1) * 1000,
         ok=ok,
-        non2xx=non2xx,
-        socket_errors=errors + int(result["timeouts"]),
-        stored=stored,
+        non2xx=sum(int(s.wrk["non2xx"]) for s in slices),
+        socket_errors=sum(int(s.wrk[k]) for s in slices for k in socket_keys),
+        stored=server.stored,
+        server_cpu_s=server_cpu,
         wrk_cpu_s=wrk_cpu,
-        extra={"server_cpu_s": cpu_used, "duration_s": result["duration_us"] / 1e6},
+        other_cpu_s=max(0.0, sum(s.machine_cpu_s for s in slices) - server_cpu - wrk_cpu),
+        seconds=seconds,
+        per_round=[s.msgs_per_s for s in slices],
     )
-
-
-@contextlib.contextmanager
-def running(kind: str, synchronous: str) -> Iterator[Server]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"herald-bench-{kind}-"))
-    server = (start_herald if kind == "herald" else start_baseline)(data_dir, synchronous)
-    try:
-        yield server
-    finally:
-        stop(server)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 # --- report -----------------------------------------------------------------------------
 
 
-def check(fig: Figures, connections: int) -> list[str]:
+def check(fig: Figures, in_flight_max: int) -> list[str]:
     """Loud warnings for anything that makes the figures meaningless."""
     warnings = []
     if fig.non2xx:
@@ -303,30 +372,68 @@ def check(fig: Figures, connections: int) -> list[str]:
         warnings.append(f"{fig.label}: {fig.socket_errors} socket errors or timeouts")
     if fig.stored < fig.ok:
         warnings.append(f"{fig.label}: LOST MESSAGES: {fig.ok} accepted, {fig.stored} stored")
-    slack = connections + fig.socket_errors
-    if fig.stored > fig.ok + slack:
+    if fig.stored > fig.ok + in_flight_max + fig.socket_errors:
         warnings.append(f"{fig.label}: {fig.stored} stored but only {fig.ok} accepted")
     return warnings
 
 
 def print_figures(fig: Figures) -> None:
-    in_flight = fig.stored - fig.ok
+    rounds = ", ".join(f"{x:,.0f}" for x in fig.per_round)
     print(
-        f"{fig.label:<22} {fig.msgs_per_s:>9,.0f} msg/s   p50 {fig.p50_ms:6.2f} ms   "
-        f"p99 {fig.p99_ms:6.2f} ms   peak RSS {fig.peak_rss_mb:6.1f} MB   "
-        f"CPU {fig.cpu_s_per_1k_msgs:.3f} s/1k msgs"
+        f"{fig.label:<18} {fig.msgs_per_s:>7,.0f} msg/s  p50 {fig.p50_ms:6.1f} ms  "
+        f"p99 {fig.p99_ms:6.1f} ms  peak RSS {fig.peak_rss_mb:5.1f} MB  "
+        f"CPU {fig.cpu_s_per_1k_msgs:.2f} s/1k msgs"
     )
     print(
-        f"{'':<22} {fig.ok:,} 2xx, {fig.non2xx} non-2xx, {fig.socket_errors} socket errors; "
-        f"{fig.stored:,} rows stored (+{in_flight} in flight when wrk stopped); "
-        f"server CPU {fig.extra['server_cpu_s']:.1f} s, wrk CPU {fig.wrk_cpu_s:.1f} s",
-        flush=True,
+        f"{'':<18} rounds: {rounds} msg/s; {fig.ok:,} 2xx, {fig.non2xx} non-2xx, "
+        f"{fig.socket_errors} socket errors; {fig.stored:,} rows stored "
+        f"(+{fig.stored - fig.ok} in flight when wrk stopped)"
     )
+    print(
+        f"{'':<18} CPU over {fig.seconds:.0f} s: server {fig.server_cpu_s:.1f} s, "
+        f"wrk {fig.wrk_cpu_s:.1f} s, other processes {fig.other_cpu_s:.1f} s"
+    )
+
+
+def print_ratios(herald: Figures, baselines: list[Figures]) -> None:
+    for i, base in enumerate(baselines):
+        ratio = herald.msgs_per_s / base.msgs_per_s
+        pairs = zip(herald.per_round, base.per_round, strict=True)
+        rounds = ", ".join(f"{h / b:.2f}" for h, b in pairs)
+        tag = "   <- headline (aim >= 0.5)" if i == 0 else ""
+        print(f"ratio {herald.label} / {base.label}: {ratio:.3f}  (rounds: {rounds}){tag}")
+    base = baselines[0]
+    print(
+        f"CPU per message, {base.label} / {herald.label}: "
+        f"{base.cpu_s_per_1k_msgs / herald.cpu_s_per_1k_msgs:.3f} "
+        "(the ratio if both were CPU-bound; steadier when other load varies)"
+    )
+
+
+def summary(opts: Options, herald: Figures, baselines: list[Figures]) -> dict[str, object]:
+    headline = baselines[0]
+    out: dict[str, object] = {
+        "connections": opts.connections,
+        "wrk_threads": opts.threads,
+        "duration_s": opts.slice_s * opts.rounds,
+        "rounds": opts.rounds,
+        "herald_synchronous": opts.herald_sync,
+        "baseline_synchronous": opts.baseline_sync[0],
+        **herald.as_json("herald"),
+        **headline.as_json("baseline"),
+    }
+    for sync, fig in zip(opts.baseline_sync[1:], baselines[1:], strict=True):
+        out.update(fig.as_json(f"baseline_{sync.lower()}"))
+        out[f"ratio_vs_{sync.lower()}"] = round(herald.msgs_per_s / fig.msgs_per_s, 3)
+    out["cpu_ratio"] = round(headline.cpu_s_per_1k_msgs / herald.cpu_s_per_1k_msgs, 3)
+    out["ratio"] = round(herald.msgs_per_s / headline.msgs_per_s, 3)
+    return out
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds measured per server")
+    parser.add_argument("--duration", type=int, default=12, help="seconds measured per server")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of load before measuring")
     parser.add_argument("--connections", type=int, default=64, help="concurrent HTTP clients")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
@@ -336,14 +443,15 @@ def parse_args(argv: list[str] | None = None) -> Options:
         nargs="+",
         choices=["NORMAL", "FULL"],
         default=["NORMAL", "FULL"],
-        help="baseline runs; the first is the headline ratio's denominator",
+        help="baselines to run; the first is the headline ratio's denominator",
     )
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk", help="wrk binary")
     args = parser.parse_args(argv)
     return Options(
-        duration=args.duration,
-        warmup=args.warmup,
-        connections=min(args.connections, 10_000),
+        duration=max(1, args.duration),
+        rounds=max(1, args.rounds),
+        warmup=max(0, args.warmup),
+        connections=max(1, args.connections),
         threads=max(1, min(args.threads, args.connections)),
         herald_sync=args.herald_sync,
         baseline_sync=list(dict.fromkeys(args.baseline_sync)),
@@ -351,43 +459,19 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
 
 
-def summary(opts: Options, herald: Figures, baselines: dict[str, Figures]) -> dict[str, object]:
-    headline = opts.baseline_sync[0]
-    out: dict[str, object] = {
-        "connections": opts.connections,
-        "wrk_threads": opts.threads,
-        "duration_s": opts.duration,
-        "herald_synchronous": opts.herald_sync,
-        "baseline_synchronous": headline,
-        **herald.as_json("herald"),
-        **baselines[headline].as_json("baseline"),
-    }
-    for sync, fig in baselines.items():
-        if sync != headline:
-            out.update(fig.as_json(f"baseline_{sync.lower()}"))
-            out[f"ratio_vs_{sync.lower()}"] = round(herald.msgs_per_s / fig.msgs_per_s, 3)
-    out["ratio"] = round(herald.msgs_per_s / baselines[headline].msgs_per_s, 3)
-    return out
-
-
-def print_ratios(opts: Options, herald: Figures, baselines: dict[str, Figures]) -> None:
-    for i, (sync, fig) in enumerate(baselines.items()):
-        ratio = herald.msgs_per_s / fig.msgs_per_s
-        tag = "  <- headline (aim >= 0.5)" if i == 0 else ""
-        print(f"ratio herald ({opts.herald_sync}) / baseline ({sync}): {ratio:.3f}{tag}")
-
-
 def preamble(opts: Options) -> None:
     if shutil.which(opts.wrk) is None:
         raise SystemExit("wrk not found: run `make bench` or `apt-get install -y wrk`")
+    tmp = Path(tempfile.gettempdir())
     print(
-        f"api-accept: wrk -t{opts.threads} -c{opts.connections} -d{opts.duration}s "
-        f"(+{opts.warmup}s warm-up) per server; POST Messages.json form, Basic auth; "
-        f"data on {filesystem_of(Path(tempfile.gettempdir()))} ({tempfile.gettempdir()})"
+        f"api-accept: wrk -t{opts.threads} -c{opts.connections}, {opts.rounds} rounds of "
+        f"{opts.slice_s} s per server (+{opts.warmup} s warm-up), POST Messages.json "
+        f"(form, Basic auth); SQLite files on {filesystem_of(tmp)} ({tmp})"
     )
     print(
-        f"note: {os.cpu_count()} CPUs shared by wrk and the server under test; "
-        "figures are for this machine only, compare the ratio",
+        f"note: wrk and the servers share this machine's {os.cpu_count()} CPUs "
+        f"(load average {os.getloadavg()[0]:.2f} at start); absolute figures are for this "
+        "machine and moment only, compare the ratio",
         flush=True,
     )
 
@@ -395,17 +479,16 @@ def preamble(opts: Options) -> None:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     preamble(opts)
-    with running("herald", opts.herald_sync) as server:
-        herald = measure(opts, server, server.name)
-    print_figures(herald)
-    baselines: dict[str, Figures] = {}
-    for sync in opts.baseline_sync:
-        with running("baseline", sync) as server:
-            baselines[sync] = measure(opts, server, server.name)
-        print_figures(baselines[sync])
-    print_ratios(opts, herald, baselines)
-    for warning in [w for f in (herald, *baselines.values()) for w in check(f, opts.connections)]:
-        print(f"WARNING: {warning} -- the figures above are not trustworthy", file=sys.stderr)
+    with servers_running(opts) as servers:
+        run_rounds(opts, servers)
+        herald, *baselines = [figures(server) for server in servers]
+    for fig in (herald, *baselines):
+        print_figures(fig)
+    print_ratios(herald, baselines)
+    in_flight_max = opts.connections * opts.rounds
+    sys.stdout.flush()
+    for warning in [w for f in (herald, *baselines) for w in check(f, in_flight_max)]:
+        print(f"WARNING: {warning} -- these figures are not trustworthy", file=sys.stderr)
     print(json.dumps(summary(opts, herald, baselines)), flush=True)
     return 0
 

@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS messages (
     created INTEGER NOT NULL
 )
 """
-INSERT = "INSERT INTO messages (sid, to_number, from_number, body, status, created) VALUES (?,?,?,?,?,?)"
+COLUMNS = ("sid", "to_number", "from_number", "body", "status", "created")
+INSERT = f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+KEYS = ("sid", "to", "from", "body", "status", "date_created")
 
 
 def open_db(path: str, synchronous: str) -> sqlite3.Connection:
@@ -63,8 +65,8 @@ def create_app(conn: sqlite3.Connection) -> Starlette:
         row = ("SM" + secrets.token_hex(16), to, from_, body, "queued", time.time_ns() // 1000)
         conn.execute(INSERT, row)
         conn.commit()
-        keys = ("sid", "to", "from", "body", "status", "date_created")
-        return Response(json.dumps(dict(zip(keys, row, strict=True))), 201, None, "application/json")
+        content = json.dumps(dict(zip(KEYS, row, strict=True)))
+        return Response(content, status_code=201, media_type="application/json")
 
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok")

@@ -42,6 +42,7 @@ def routes() -> list[Route]:
         Route(f"{m}/{{sid}}.json", messages.fetch, methods=["GET"]),
         Route(f"{m}/{{sid}}.json", messages.update, methods=["POST"]),
         Route(f"{m}/{{sid}}.json", messages.delete, methods=["DELETE"]),
+        Route(f"{m}/{{sid}}/Feedback.json", messages.create_feedback, methods=["POST"]),
         Route(f"{m}/{{sid}}/Media.json", messages.list_media, methods=["GET"]),
         Route(f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.fetch_media, methods=["GET"]),
         Route(f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.delete_media, methods=["DELETE"]),

@@ -301,6 +301,30 @@ async def delete(request: Request) -> Response:
     return no_content()
 
 
+async def create_feedback(request: Request) -> Response:
+    """Delivery feedback (`Outcome=confirmed|unconfirmed`) for a message sent with
+    `ProvideFeedback=true`, as Twilio's Message Feedback resource records it."""
+    account = await account_of(request)
+    form = await form_of(request)
+    runtime = runtime_of(request)
+    sid = request.path_params["sid"]
+    outcome = form.choice("Outcome", ("confirmed", "unconfirmed")) or "confirmed"
+
+    def write(conn: Connection) -> Message:
+        message = store.get_message(conn, account.sid, sid)
+        if message is None:
+            raise not_found(f"/Messages/{sid}")
+        if not message.provide_feedback:
+            raise errors.InvalidParameter(
+                "Feedback can only be given for a message sent with ProvideFeedback=true"
+            )
+        now = runtime.clock.now_us()
+        store.record_feedback(conn, sid, outcome, now)
+        return replace(message, feedback_outcome=outcome, feedback_date=now)
+
+    return json(render.feedback(await runtime.db.write(write)))
+
+
 async def list_media(request: Request) -> Response:
     account = await account_of(request)
     page = page_request(query_of(request))

@@ -22,7 +22,14 @@ from herald.api.requests import (
     query_of,
     runtime_of,
 )
-from herald.api.webhook_params import capabilities, method_param, mps, sms_webhook, url_param
+from herald.api.webhook_params import (
+    application_sid,
+    capabilities,
+    method_param,
+    mps,
+    sms_webhook,
+    url_param,
+)
 from herald.domain import errors, numbers, test_credentials
 from herald.domain.senders import Capabilities, IncomingNumber
 from herald.domain.sids import Prefix
@@ -78,7 +85,7 @@ async def create(request: Request) -> Response:
         country=parsed.country,
         number_type=parsed.number_type.value,
         webhook=sms_webhook(form),
-        sms_application_sid=form.get("SmsApplicationSid") or "",
+        sms_application_sid=application_sid(form) or "",
         voice_url=url_param(form, "VoiceUrl") or "",
         voice_method=method_param(form, "VoiceMethod") or "POST",
         voice_fallback_url=url_param(form, "VoiceFallbackUrl") or "",
@@ -146,7 +153,9 @@ def _updated(number: IncomingNumber, form: Form, now: int) -> IncomingNumber:
         number,
         friendly_name=form.get("FriendlyName") or number.friendly_name,
         webhook=sms_webhook(form, hook),
-        sms_application_sid=_text(form, "SmsApplicationSid", number.sms_application_sid),
+        sms_application_sid=(
+            application_sid(form) if "SmsApplicationSid" in form else number.sms_application_sid
+        ),
         voice_url=_url(form, "VoiceUrl", number.voice_url),
         voice_method=method_param(form, "VoiceMethod") or number.voice_method,
         voice_fallback_url=_url(form, "VoiceFallbackUrl", number.voice_fallback_url),
@@ -160,11 +169,6 @@ def _updated(number: IncomingNumber, form: Form, now: int) -> IncomingNumber:
         mps=mps(form) if "Mps" in form else number.mps,
         date_updated=now,
     )
-
-
-def _text(form: Form, name: str, current: str) -> str:
-    value = form.get(name)
-    return current if value is None else value
 
 
 def _url(form: Form, name: str, current: str) -> str:

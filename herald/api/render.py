@@ -44,6 +44,17 @@ def message(m: Message) -> dict[str, Any]:
     }
 
 
+def feedback(m: Message) -> dict[str, Any]:
+    return {
+        "account_sid": m.account_sid,
+        "date_created": rfc2822(m.feedback_date),
+        "date_updated": rfc2822(m.feedback_date),
+        "message_sid": m.sid,
+        "outcome": m.feedback_outcome,
+        "uri": f"{BASE}/{m.account_sid}/Messages/{m.sid}/Feedback.json",
+    }
+
+
 def media(m: Media) -> dict[str, Any]:
     return {
         "account_sid": m.account_sid,
@@ -78,7 +89,7 @@ def incoming_number(n: IncomingNumber) -> dict[str, Any]:
         "origin": "hosted",
         "phone_number": n.phone_number,
         "sid": n.sid,
-        "sms_application_sid": n.sms_application_sid,
+        "sms_application_sid": n.sms_application_sid or None,
         "sms_fallback_method": n.webhook.sms_fallback_method,
         "sms_fallback_url": n.webhook.sms_fallback_url,
         "sms_method": n.webhook.sms_method,
@@ -94,7 +105,7 @@ def incoming_number(n: IncomingNumber) -> dict[str, Any]:
         "trunk_sid": None,
         "type": n.number_type,
         "uri": f"{BASE}/{n.account_sid}/IncomingPhoneNumbers/{n.sid}.json",
-        "voice_application_sid": "",
+        "voice_application_sid": None,
         "voice_caller_id_lookup": n.voice_caller_id_lookup,
         "voice_fallback_method": n.voice_fallback_method,
         "voice_fallback_url": n.voice_fallback_url,

@@ -7,6 +7,7 @@ from herald.api.forms import Form
 from herald.domain import errors
 from herald.domain.outbound import is_http_url
 from herald.domain.senders import Capabilities, SmsWebhook
+from herald.domain.sids import Prefix, is_sid
 
 MAX_MPS = 10_000
 
@@ -54,6 +55,14 @@ def capabilities(form: Form, current: Capabilities) -> Capabilities:
         mms=flag("Mms", current.mms),
         fax=flag("Fax", current.fax),
     )
+
+
+def application_sid(form: Form) -> str:
+    """`SmsApplicationSid`: an `AP…` SID, or empty to clear it."""
+    value = (form.get("SmsApplicationSid") or "").strip()
+    if value and not is_sid(value, Prefix.APPLICATION):
+        raise errors.InvalidParameter(f"SmsApplicationSid {value!r} is not an AP… SID")
+    return value
 
 
 def mps(form: Form) -> int | None:

@@ -194,7 +194,7 @@ def _split_by_width(text: str, wide: re.Pattern[str], limit: int) -> tuple[str, 
         end = min(length, start + limit)
         excess = end - start + len(wide.findall(text, start, end)) - limit
         while excess > 0:  # each dropped character frees 1 or 2 units: never overshoots
-            drop = excess
+            drop = (excess + 1) // 2
             end -= drop
             excess -= drop + len(wide.findall(text, end, end + drop))
         if text[end - 1] == "\r" and text.startswith("\n", end):

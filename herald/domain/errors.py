@@ -204,6 +204,13 @@ class TooManyMedia(TwilioError):
     status = 400
 
 
+class InvalidContentSid(TwilioError):
+    """Invalid ContentSid: Herald has no Content templates; send Body and MediaUrl instead."""
+
+    code = 21655
+    status = 400
+
+
 class InvalidValidityPeriod(TwilioError):
     """Invalid ValidityPeriod value: it must be an integer from 1 to 36000."""
 

@@ -34,6 +34,8 @@ class Message:
     max_price: str | None
     tags: dict[str, str] | None
     send_at: int | None
+    feedback_outcome: str | None = None
+    feedback_date: int | None = None
     date_sent: int | None
     date_created: int
     date_updated: int

@@ -79,6 +79,8 @@ def prepare(request: SendRequest, *, test: bool = False) -> Draft:
         raise errors.InvalidTo("'To' and 'From' numbers cannot be the same.")
     if from_kind is FromKind.ALPHANUMERIC:
         _check_alpha_destination(to)
+    if request.content_sid is not None:
+        raise errors.InvalidContentSid()
     body = request.body or ""
     if utf16_length(body) > MAX_BODY:
         raise errors.BodyTooLong()

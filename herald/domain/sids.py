@@ -20,6 +20,7 @@ class Prefix(StrEnum):
     SERVICE = "MG"
     ALPHA_SENDER = "AI"
     REQUEST = "RQ"
+    APPLICATION = "AP"
 
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")

@@ -59,6 +59,8 @@ def _message(row: Any) -> Message:
         max_price=row.max_price,
         tags=orjson.loads(row.tags) if row.tags else None,
         send_at=row.send_at,
+        feedback_outcome=row.feedback_outcome,
+        feedback_date=row.feedback_date,
         date_sent=row.date_sent,
         date_created=row.date_created,
         date_updated=row.date_updated,
@@ -92,6 +94,8 @@ def _columns(message: Message) -> dict[str, Any]:
         "max_price": message.max_price,
         "tags": orjson.dumps(message.tags).decode() if message.tags is not None else None,
         "send_at": message.send_at,
+        "feedback_outcome": message.feedback_outcome,
+        "feedback_date": message.feedback_date,
         "date_sent": message.date_sent,
         "date_created": message.date_created,
         "date_updated": message.date_updated,
@@ -191,6 +195,14 @@ def list_messages(
 def redact_body(conn: Connection, message: Message, now: int) -> None:
     conn.execute(
         update(messages).where(messages.c.sid == message.sid).values(body="", date_updated=now)
+    )
+
+
+def record_feedback(conn: Connection, sid: str, outcome: str, now: int) -> None:
+    conn.execute(
+        update(messages)
+        .where(messages.c.sid == sid)
+        .values(feedback_outcome=outcome, feedback_date=now, date_updated=now)
     )
 
 

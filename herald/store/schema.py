@@ -146,6 +146,8 @@ messages = Table(
     Column("max_price", String(16), nullable=True),
     Column("tags", Text, nullable=True),
     Column("send_at", Micros, nullable=True),
+    Column("feedback_outcome", String(16), nullable=True),
+    Column("feedback_date", Micros, nullable=True),
     Column("date_sent", Micros, nullable=True),
     *_dates(),
     Index(None, "account_sid", "id"),

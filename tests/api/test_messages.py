@@ -432,3 +432,23 @@ def test_api_key_authenticates(herald: Herald, sender: tuple) -> None:
     keyed = client_for(herald.base_url, key.sid, key.secret, account_sid=account.sid)
     message = keyed.messages.create(to="+14155550111", from_=number, body="via key")
     assert message.account_sid == account.sid
+
+
+def test_feedback(herald: Herald, sender: tuple) -> None:
+    _, client, number = sender
+    asked = client.messages.create(
+        to="+14155550111", from_=number, body="code 1234", provide_feedback=True
+    )
+    feedback = client.messages(asked.sid).feedback.create(outcome="unconfirmed")
+    assert feedback.outcome == "unconfirmed" and feedback.message_sid == asked.sid
+    plain = client.messages.create(to="+14155550111", from_=number, body="no feedback")
+    with pytest.raises(TwilioRestException) as refused:
+        client.messages(plain.sid).feedback.create(outcome="confirmed")
+    assert refused.value.code == 20001
+
+
+def test_content_sid_is_refused_clearly(herald: Herald, sender: tuple) -> None:
+    _, client, number = sender
+    with pytest.raises(TwilioRestException) as refused:
+        client.messages.create(to="+14155550111", from_=number, content_sid="HX" + "0" * 32)
+    assert refused.value.code == 21655

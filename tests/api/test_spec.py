@@ -69,7 +69,7 @@ def world(herald: Herald) -> Iterator[World]:
         w.sids["number"] = w.created(NUMBERS, {"PhoneNumber": LOCAL_NUMBER})["sid"]
         w.sids["toll_free"] = w.created(NUMBERS, {"PhoneNumber": TOLL_FREE_NUMBER})["sid"]
         w.sids["mobile"] = w.created(NUMBERS, {"PhoneNumber": MOBILE_NUMBER})["sid"]
-        w.sids["short_code"] = w.created(f"{A}/SMS/ShortCodes.json", {"ShortCode": "12345"})["sid"]
+        w.sids["short_code"] = w.created(SHORT_CODES, {"ShortCode": "12345"})["sid"]
         w.sids["key"] = w.created(KEYS, {"FriendlyName": "spec"})["sid"]
         message = w.created(
             MESSAGES,
@@ -153,6 +153,33 @@ def test_list_matches_spec(
     assert body["end"] == len(records) - 1
     assert body["next_page_uri"] is None
     assert body["previous_page_uri"] is None
+
+
+# (query, how the page's uri echoes it, the (field, value) every record must have)
+MESSAGE_FILTERS = [
+    ({"To": "+14155550111"}, "To=%2B14155550111", ("to", "+14155550111")),
+    ({"From": LOCAL_NUMBER}, "From=%2B14155550100", ("from", LOCAL_NUMBER)),
+    ({"DateSent>": "2000-01-01"}, "DateSent%3E=2000-01-01", None),
+    ({"DateSent<": "2100-01-01", "PageSize": "2"}, "DateSent%3C=2100-01-01", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "echoed", "field"), MESSAGE_FILTERS, ids=["to", "from", "after", "before"]
+)
+def test_filtered_message_list_matches_spec(
+    world: World, query: dict[str, str], echoed: str, field: tuple[str, str] | None
+) -> None:
+    path = world.path(MESSAGES)
+    response = world.http.get(path, params=query)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert_matches_spec(body, MESSAGES, "get", 200)
+    assert set(body) == spec.ENVELOPE | {"messages"}
+    assert body["uri"].startswith(f"{path}?{echoed}&PageSize=")
+    if field is not None:
+        name, value = field
+        assert {message[name] for message in body["messages"]} == {value}
 
 
 def test_list_pages_link_to_each_other(world: World) -> None:
@@ -310,7 +337,11 @@ UNKNOWN_CALLS = [
 ]
 
 
-@pytest.mark.parametrize(("method", "template", "prefix"), UNKNOWN_CALLS)
+@pytest.mark.parametrize(
+    ("method", "template", "prefix"),
+    UNKNOWN_CALLS,
+    ids=[f"{m} {t.split('/', 4)[-1]}" for m, t, _ in UNKNOWN_CALLS],
+)
 def test_unknown_sid_is_404_error(
     world: World, method: str, template: str, prefix: str | None
 ) -> None:

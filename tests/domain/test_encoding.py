@@ -269,7 +269,9 @@ CLUSTERS = [FAMILY, FLAG, THUMBS, "e\u0301", "\r\n", "😀", "ж", "a"]
 
 
 def _padded(tail: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    return st.builds(lambda pad, rest: "a" * pad + rest, st.integers(0, 170), tail)
+    """Tail after a run of "a", often landing near the 67-unit or 153-septet cut."""
+    pad = st.one_of(st.integers(0, 170), st.integers(55, 70), st.integers(140, 156))
+    return st.builds(lambda size, rest: "a" * size + rest, pad, tail)
 
 
 def _repeated(pieces: list[str]) -> st.SearchStrategy[str]:

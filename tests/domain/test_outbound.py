@@ -52,6 +52,7 @@ def test_smart_encoding_applies_only_when_asked() -> None:
         ({"status_callback": "http://under_score.com"}, errors.InvalidStatusCallback),
         ({"send_at": "2030-01-01T00:00:00Z"}, errors.SchedulingNeedsService),
         ({"messaging_service_sid": "MG1"}, errors.ServiceNotFound),
+        ({"content_sid": "HX" + "0" * 32}, errors.InvalidContentSid),
     ],
 )
 def test_each_bad_input_has_its_error(changes: dict[str, object], error: type) -> None:

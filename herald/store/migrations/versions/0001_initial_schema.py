@@ -144,6 +144,8 @@ def upgrade() -> None:
         sa.Column("max_price", sa.String(length=16), nullable=True),
         sa.Column("tags", sa.Text(), nullable=True),
         sa.Column("send_at", sa.BigInteger(), nullable=True),
+        sa.Column("feedback_outcome", sa.String(length=16), nullable=True),
+        sa.Column("feedback_date", sa.BigInteger(), nullable=True),
         sa.Column("date_sent", sa.BigInteger(), nullable=True),
         sa.Column("date_created", sa.BigInteger(), nullable=False),
         sa.Column("date_updated", sa.BigInteger(), nullable=False),
