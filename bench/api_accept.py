@@ -400,7 +400,7 @@ def print_ratios(herald: Figures, baselines: list[Figures]) -> None:
         ratio = herald.msgs_per_s / base.msgs_per_s
         pairs = zip(herald.per_round, base.per_round, strict=True)
         rounds = ", ".join(f"{h / b:.2f}" for h, b in pairs)
-        tag = "   <- headline (aim >= 0.5)" if i == 0 else ""
+        tag = "   <- headline (aim: >= 0.5 against NORMAL)" if i == 0 else ""
         print(f"ratio {herald.label} / {base.label}: {ratio:.3f}  (rounds: {rounds}){tag}")
     base = baselines[0]
     print(

@@ -5,7 +5,7 @@ the form with `urllib.parse.parse_qsl` on the raw body, checks HTTP Basic auth a
 constant, inserts one row (sid, to, from, body, status, created) into SQLite with a
 synchronous `sqlite3` connection on the event-loop thread and commits it: one commit per
 request, no group commit, WAL mode, `PRAGMA synchronous` as given. Served by uvicorn
-like Herald: uvloop + httptools, one worker, no access log.
+like Herald: uvloop + httptools, one worker, no access log, no proxy headers.
 
     python bench/baseline_app.py --port 8081 --db /tmp/base.db --synchronous NORMAL
 """
@@ -96,6 +96,7 @@ def main() -> None:
         http="httptools",
         workers=None,
         access_log=False,
+        proxy_headers=False,
         log_level="warning",
     )
 

@@ -82,7 +82,7 @@ def test_encoded_body_is_frozen_and_keyword_only() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         body.text = "changed"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        EncodedBody("hi", Encoding.GSM7, ("hi",), 2)  # type: ignore[misc]
+        EncodedBody("hi", Encoding.GSM7, ("hi",), 2)  # type: ignore[call-arg]
 
 
 def test_empty_body_is_one_empty_gsm7_segment() -> None:
