@@ -29,7 +29,6 @@ from herald.api.requests import (
     runtime_of,
 )
 from herald.domain import errors, outbound, timestamps
-from herald.domain.accounts import Account
 from herald.domain.message import Media, Message
 from herald.domain.sids import Prefix
 from herald.domain.status import Direction, MessageStatus, is_complete
@@ -49,20 +48,23 @@ async def create(request: Request) -> Response:
         raise errors.ServiceNotFound(
             f"The Messaging Service {draft.from_value} does not exist for this account."
         )
-    message, items = _new_message(runtime, account, draft)
-    if account.is_test:
-        return json(render.message(message), 201)  # test credentials store and send nothing
+    now = runtime.clock.now_us()
+    sid = runtime.new_sid(Prefix.MEDIA_MESSAGE if draft.media_urls else Prefix.MESSAGE)
+    items = [_media(runtime, account.sid, sid, url, now) for url in draft.media_urls]
+    if account.is_test:  # test credentials store and send nothing
+        return json(render.message(_new_message(account.sid, draft, sid, now, None)), 201)
     key = _idempotency_key(request)
-    request_hash = hashlib.sha256(repr(sorted(form.items())).encode()).hexdigest()
+    request_hash = _fingerprint(form) if key is not None else ""
     ttl_us = runtime.settings.idempotency_ttl_s * 1_000_000
 
     def write(conn: Connection) -> Message:
         if key is not None:
-            first = _replay(conn, account.sid, key, request_hash, message.date_created - ttl_us)
+            first = _replay(conn, account.sid, key, request_hash, now - ttl_us)
             if first is not None:
                 return first
         sender_sid = _owned_sender(conn, account.sid, draft)
-        stored = store.insert_message(conn, _with_sender(message, sender_sid), items)
+        stored = _new_message(account.sid, draft, sid, now, sender_sid)
+        store.insert_message(conn, stored, items)
         if key is not None:
             store.remember_key(
                 conn, account.sid, key, stored.sid, request_hash, stored.date_created
@@ -70,6 +72,10 @@ async def create(request: Request) -> Response:
         return stored
 
     return json(render.message(await runtime.db.write(write)), 201)
+
+
+def _fingerprint(form: forms.Form) -> str:
+    return hashlib.sha256(repr(sorted(form.items())).encode()).hexdigest()
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -99,14 +105,14 @@ def _owned_sender(conn: Connection, account_sid: str, draft: outbound.Draft) -> 
     """The SID of the account's sender named by `From` (21606 when it owns none fit to send)."""
     kind = draft.from_kind
     if kind is outbound.FromKind.PHONE:
-        number = sender_store.find_number(conn, account_sid, draft.from_value)
-        if number is not None and number.capabilities.sms:
-            return number.sid
+        number = sender_store.number_sender(conn, account_sid, draft.from_value)
+        if number is not None and number[1]:
+            return number[0]
     elif kind is outbound.FromKind.SHORT_CODE:
-        codes = sender_store.find_short_codes(conn, account_sid, draft.from_value)
-        for code in codes:
-            if code.country == draft.to.country and code.sms:
-                return code.sid
+        codes = sender_store.short_code_senders(conn, account_sid, draft.from_value)
+        for sid, country, sms in codes:
+            if country == draft.to.country and sms:
+                return sid
         if codes:
             raise errors.FromNotOwned(
                 f"The short code {draft.from_value} cannot send to {draft.to.e164}: a short "
@@ -121,26 +127,23 @@ def _owned_sender(conn: Connection, account_sid: str, draft: outbound.Draft) -> 
 
 
 def _new_message(
-    runtime: Runtime, account: Account, draft: outbound.Draft
-) -> tuple[Message, list[Media]]:
-    now = runtime.clock.now_us()
+    account_sid: str, draft: outbound.Draft, sid: str, now: int, sender_sid: str | None
+) -> Message:
     req = draft.request
     has_media = bool(draft.media_urls)
-    sid = runtime.new_sid(Prefix.MEDIA_MESSAGE if has_media else Prefix.MESSAGE)
-    items = [_media(runtime, account.sid, sid, url, now) for url in draft.media_urls]
-    message = Message(
+    return Message(
         sid=sid,
-        account_sid=account.sid,
+        account_sid=account_sid,
         messaging_service_sid=None,
         direction=Direction.OUTBOUND_API,
         from_number=draft.from_value,
         to_number=draft.to.e164,
-        sender_sid=None,
+        sender_sid=sender_sid,
         body=draft.body,
         status=MessageStatus.QUEUED,
         encoding=draft.encoded.encoding.value,
         num_segments=1 if has_media else draft.encoded.num_segments,
-        num_media=len(items),
+        num_media=len(draft.media_urls),
         error_code=None,
         error_message=None,
         price=None,
@@ -158,13 +161,6 @@ def _new_message(
         date_created=now,
         date_updated=now,
     )
-    return message, items
-
-
-def _with_sender(message: Message, sender_sid: str | None) -> Message:
-    if sender_sid is None:
-        return message
-    return replace(message, sender_sid=sender_sid)
 
 
 def _media(runtime: Runtime, account_sid: str, message_sid: str, url: str, now: int) -> Media:

@@ -49,6 +49,10 @@ _CACHE_SIZE = 65536
 
 _HUMAN = re.compile(r"\+?[0-9 ().\-/]+")
 _NANP_NATIONAL = re.compile(r"[2-9][0-9]{2}[2-9][0-9]{6}")
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
+# phonenumbers cannot tell US/CA mobiles from landlines (FIXED_LINE_OR_MOBILE), so their
+# line type is LOCAL whatever it says: canonical US/CA numbers skip it (it costs ~150 µs).
+_LOCAL_ONLY_COUNTRIES = frozenset({"US", "CA"})
 _SHORT_CODE = re.compile(r"[0-9]{3,8}")
 _ALPHA_SENDER = re.compile(r"[A-Za-z0-9 +\-_&]{1,11}")
 _LETTER = re.compile(r"[A-Za-z]")
@@ -96,6 +100,8 @@ def _parse(text: str, region: str | None) -> PhoneNumber:
             f"{text!r} is not a phone number: use digits with an optional leading '+'"
             " and only spaces, ( ) - . / between them"
         )
+    if _NANP_E164.fullmatch(text):
+        return _nanp_e164(text)
     if not text.startswith("+"):
         _check_region(text, region)
     try:
@@ -114,6 +120,22 @@ def _check_region(text: str, region: str | None) -> None:
         raise NumberError(f"{region!r} is not a known country for reading {text!r}")
 
 
+def _nanp_e164(e164: str) -> PhoneNumber:
+    """A canonical +1 number, read from the NANP table alone where that is enough."""
+    area_code = e164[2:5]
+    row = AREA_CODES.get(area_code)
+    if row is not None and row[0] in _LOCAL_ONLY_COUNTRIES and row[4] == "in_service":
+        return PhoneNumber(
+            e164=e164,
+            country=row[0],
+            country_code=NANP_COUNTRY_CODE,
+            national_number=e164[2:],
+            area_code=area_code,
+            number_type=NumberType.LOCAL,
+        )
+    return _nanp_number(phonenumbers.parse(e164, None))
+
+
 def _nanp_number(parsed: phonenumbers.PhoneNumber) -> PhoneNumber:
     national = phonenumbers.national_significant_number(parsed)
     e164 = f"+1{national}"
@@ -127,7 +149,7 @@ def _nanp_number(parsed: phonenumbers.PhoneNumber) -> PhoneNumber:
         raise NumberError(f"{e164}: area code {area_code} is {kind}, not a number for SMS")
     else:
         country = _in_service_country(e164, area_code)
-        number_type = _line_type(parsed)
+        number_type = NumberType.LOCAL if country in _LOCAL_ONLY_COUNTRIES else _line_type(parsed)
     return PhoneNumber(
         e164=e164,
         country=country,

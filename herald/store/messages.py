@@ -12,16 +12,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, delete, insert, select, update
+from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from herald.domain.message import Media, Message
 from herald.domain.status import Direction, MessageStatus, allowed_from
+from herald.store.raw import RawStatement
 from herald.store.schema import idempotency_keys, media, messages
 
-_INSERT_MESSAGE = insert(messages)
-_INSERT_MEDIA = insert(media)
 _MESSAGE_COLUMNS = [c for c in messages.c if c.name != "id"]
+_MEDIA_COLUMNS = list(media.c)
+_INSERT_MESSAGE = RawStatement(
+    insert(messages).values({c.name: bindparam(c.name) for c in _MESSAGE_COLUMNS})
+)
+_INSERT_MEDIA = RawStatement(
+    insert(media).values({c.name: bindparam(c.name) for c in _MEDIA_COLUMNS})
+)
+_FIND_IDEMPOTENT = RawStatement(
+    select(idempotency_keys.c.message_sid, idempotency_keys.c.request_hash).where(
+        idempotency_keys.c.account_sid == bindparam("account_sid"),
+        idempotency_keys.c.key == bindparam("key"),
+        idempotency_keys.c.date_created >= bindparam("not_before"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,10 +128,10 @@ def _media(row: Any) -> Media:
 
 
 def insert_message(conn: Connection, message: Message, items: Sequence[Media] = ()) -> Message:
-    conn.execute(_INSERT_MESSAGE, _columns(message))
+    _INSERT_MESSAGE.run_many(conn, [_columns(message)])
     if items:
-        conn.execute(
-            _INSERT_MEDIA,
+        _INSERT_MEDIA.run_many(
+            conn,
             [
                 {
                     "sid": m.sid,
@@ -271,16 +284,10 @@ def find_idempotent(
     conn: Connection, account_sid: str, key: str, not_before: int
 ) -> tuple[str, str] | None:
     """The (message SID, request hash) first stored under this key, if still fresh."""
-    row = conn.execute(
-        select(idempotency_keys.c.message_sid, idempotency_keys.c.request_hash).where(
-            and_(
-                idempotency_keys.c.account_sid == account_sid,
-                idempotency_keys.c.key == key,
-                idempotency_keys.c.date_created >= not_before,
-            )
-        )
-    ).first()
-    return (row.message_sid, row.request_hash) if row else None
+    rows = _FIND_IDEMPOTENT.fetch(
+        conn, {"account_sid": account_sid, "key": key, "not_before": not_before}
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def remember_key(

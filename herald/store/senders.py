@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from herald.domain import errors
 from herald.domain.senders import Capabilities, IncomingNumber, ShortCode, SmsWebhook
+from herald.store.raw import RawStatement
 from herald.store.schema import incoming_numbers, short_codes
 
 
@@ -116,6 +117,34 @@ def get_number(conn: Connection, account_sid: str, sid: str) -> IncomingNumber |
         )
     ).first()
     return _number(row) if row else None
+
+
+_NUMBER_SENDER = RawStatement(
+    select(incoming_numbers.c.sid, incoming_numbers.c.cap_sms).where(
+        incoming_numbers.c.account_sid == bindparam("account_sid"),
+        incoming_numbers.c.phone_number == bindparam("phone_number"),
+    )
+)
+_SHORT_CODE_SENDERS = RawStatement(
+    select(short_codes.c.sid, short_codes.c.country, short_codes.c.cap_sms).where(
+        short_codes.c.account_sid == bindparam("account_sid"),
+        short_codes.c.short_code == bindparam("short_code"),
+    )
+)
+
+
+def number_sender(conn: Connection, account_sid: str, phone_number: str) -> tuple[str, bool] | None:
+    """(SID, can send SMS) of the account's number, without loading the whole record."""
+    rows = _NUMBER_SENDER.fetch(conn, {"account_sid": account_sid, "phone_number": phone_number})
+    return (rows[0][0], bool(rows[0][1])) if rows else None
+
+
+def short_code_senders(
+    conn: Connection, account_sid: str, short_code: str
+) -> list[tuple[str, str, bool]]:
+    """(SID, country, can send SMS) of each of the account's short codes with this number."""
+    rows = _SHORT_CODE_SENDERS.fetch(conn, {"account_sid": account_sid, "short_code": short_code})
+    return [(sid, country, bool(sms)) for sid, country, sms in rows]
 
 
 def find_number(conn: Connection, account_sid: str, phone_number: str) -> IncomingNumber | None:

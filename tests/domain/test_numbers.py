@@ -367,3 +367,18 @@ def test_alpha_support(country: str, support: tuple[str, str] | None) -> None:
 def test_short_code_countries(country: str, available: bool, mps: int | None) -> None:
     assert has_short_codes(country) is available
     assert short_code_default_mps(country) == mps
+
+
+def test_the_us_ca_fast_path_agrees_with_phonenumbers() -> None:
+    """Canonical US/CA numbers skip phonenumbers; the slow path must give the same value."""
+    from herald.domain import numbers as n
+    from herald.domain.nanp_table import AREA_CODES
+
+    for code, row in sorted(AREA_CODES.items()):
+        if row[0] not in ("US", "CA") or row[4] != "in_service":
+            continue
+        e164 = f"+1{code}5550123"
+        fast = n._nanp_e164(e164)
+        slow = n._nanp_number(phonenumbers.parse(e164, None))
+        assert fast == slow, code
+        assert n.parse_number(f"+1 ({code}) 555-0123") == fast
