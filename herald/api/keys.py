@@ -11,9 +11,10 @@ from herald.api import render
 from herald.api.paging import offset_envelope, page_request
 from herald.api.requests import (
     account_of,
+    delete_owned,
+    fetch_owned,
     form_of,
     json,
-    no_content,
     not_found,
     query_of,
     runtime_of,
@@ -43,11 +44,9 @@ async def create(request: Request) -> Response:
 
 
 async def fetch(request: Request) -> Response:
-    account = await account_of(request)
-    sid = request.path_params["sid"]
-    key = await runtime_of(request).db.read(lambda conn: store.get_key(conn, sid, account.sid))
-    if key is None:
-        raise not_found(f"/Keys/{sid}")
+    key = await fetch_owned(
+        request, lambda conn, account_sid, sid: store.get_key(conn, sid, account_sid), "/Keys"
+    )
     return json(render.api_key(key))
 
 
@@ -82,11 +81,6 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    account = await account_of(request)
-    runtime = runtime_of(request)
-    sid = request.path_params["sid"]
-    deleted = await runtime.db.write(lambda conn: store.delete_key(conn, account.sid, sid))
-    if not deleted:
-        raise not_found(f"/Keys/{sid}")
-    runtime.auth.forget(sid)
-    return no_content()
+    response = await delete_owned(request, store.delete_key, "/Keys")
+    runtime_of(request).auth.forget(request.path_params["sid"])
+    return response

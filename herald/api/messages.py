@@ -21,6 +21,7 @@ from herald.api import forms, render
 from herald.api.paging import envelope, offset_envelope, page_request
 from herald.api.requests import (
     account_of,
+    fetch_owned,
     form_of,
     json,
     no_content,
@@ -177,14 +178,7 @@ def _media(runtime: Runtime, account_sid: str, message_sid: str, url: str, now: 
 
 
 async def fetch(request: Request) -> Response:
-    account = await account_of(request)
-    sid = request.path_params["sid"]
-    message = await runtime_of(request).db.read(
-        lambda conn: store.get_message(conn, account.sid, sid)
-    )
-    if message is None:
-        raise not_found(f"/Messages/{sid}")
-    return json(render.message(message))
+    return json(render.message(await fetch_owned(request, store.get_message, "/Messages")))
 
 
 _LIST_FILTERS = ("To", "From", "DateSent", "DateSent<", "DateSent>")

@@ -15,9 +15,10 @@ from herald.api.forms import Form
 from herald.api.paging import offset_envelope, page_request
 from herald.api.requests import (
     account_of,
+    delete_owned,
+    fetch_owned,
     form_of,
     json,
-    no_content,
     not_found,
     query_of,
     runtime_of,
@@ -105,13 +106,7 @@ async def create(request: Request) -> Response:
 
 
 async def fetch(request: Request) -> Response:
-    account = await account_of(request)
-    sid = request.path_params["sid"]
-    number = await runtime_of(request).db.read(
-        lambda conn: store.get_number(conn, account.sid, sid)
-    )
-    if number is None:
-        raise not_found(f"/IncomingPhoneNumbers/{sid}")
+    number = await fetch_owned(request, store.get_number, "/IncomingPhoneNumbers")
     return json(render.incoming_number(number))
 
 
@@ -197,11 +192,4 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    account = await account_of(request)
-    sid = request.path_params["sid"]
-    deleted = await runtime_of(request).db.write(
-        lambda conn: store.delete_number(conn, account.sid, sid)
-    )
-    if not deleted:
-        raise not_found(f"/IncomingPhoneNumbers/{sid}")
-    return no_content()
+    return await delete_owned(request, store.delete_number, "/IncomingPhoneNumbers")

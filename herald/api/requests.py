@@ -3,9 +3,11 @@ parameters, and a JSON response."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,6 +15,9 @@ from herald.api.forms import Form
 from herald.domain import errors
 from herald.domain.accounts import Account
 from herald.runtime import Runtime
+
+T = TypeVar("T")
+Loader = Callable[[Connection, str, str], T | None]
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -49,3 +54,22 @@ def no_content() -> Response:
 
 def not_found(what: str) -> errors.NotFound:
     return errors.NotFound(f"The requested resource {what} was not found")
+
+
+async def fetch_owned(request: Request, load: Loader[T], what: str) -> T:
+    """The caller's resource named by the path's `sid`; 20404 when it has none by that SID."""
+    account = await account_of(request)
+    sid = request.path_params["sid"]
+    found = await runtime_of(request).db.read(lambda conn: load(conn, account.sid, sid))
+    if found is None:
+        raise not_found(f"{what}/{sid}")
+    return found
+
+
+async def delete_owned(request: Request, remove: Loader[bool], what: str) -> Response:
+    """Delete the caller's resource named by the path's `sid` (204), or 20404."""
+    account = await account_of(request)
+    sid = request.path_params["sid"]
+    if not await runtime_of(request).db.write(lambda conn: remove(conn, account.sid, sid)):
+        raise not_found(f"{what}/{sid}")
+    return no_content()

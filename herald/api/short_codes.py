@@ -14,9 +14,10 @@ from herald.api import render
 from herald.api.paging import offset_envelope, page_request
 from herald.api.requests import (
     account_of,
+    delete_owned,
+    fetch_owned,
     form_of,
     json,
-    no_content,
     not_found,
     query_of,
     runtime_of,
@@ -57,13 +58,7 @@ async def create(request: Request) -> Response:
 
 
 async def fetch(request: Request) -> Response:
-    account = await account_of(request)
-    sid = request.path_params["sid"]
-    found = await runtime_of(request).db.read(
-        lambda conn: store.get_short_code(conn, account.sid, sid)
-    )
-    if found is None:
-        raise not_found(f"/SMS/ShortCodes/{sid}")
+    found = await fetch_owned(request, store.get_short_code, "/SMS/ShortCodes")
     return json(render.short_code(found))
 
 
@@ -115,11 +110,4 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    account = await account_of(request)
-    sid = request.path_params["sid"]
-    deleted = await runtime_of(request).db.write(
-        lambda conn: store.delete_short_code(conn, account.sid, sid)
-    )
-    if not deleted:
-        raise not_found(f"/SMS/ShortCodes/{sid}")
-    return no_content()
+    return await delete_owned(request, store.delete_short_code, "/SMS/ShortCodes")
