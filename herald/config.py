@@ -31,6 +31,14 @@ class Settings:
     group_commit_max: int = 1024
     auth_cache_s: float = 5.0
     idempotency_ttl_s: int = 86_400
+    dispatch: bool = True
+    queue_horizon_s: int = 14_400
+    simulator_seed: int = 0
+    simulator_latency: str = "realistic"
+    callback_max_attempts: int = 8
+    callback_backoff_s: float = 1.0
+    callback_timeout_s: float = 15.0
+    callback_concurrency: int = 64
 
     @property
     def resolved_database_url(self) -> str:
@@ -91,6 +99,31 @@ def _synchronous(raw: str) -> str:
     return value
 
 
+def _latency(raw: str) -> str:
+    value = raw.lower()
+    if value not in {"instant", "realistic"}:
+        raise ValueError("must be instant or realistic")
+    return value
+
+
+def _flag(raw: str) -> bool:
+    value = raw.lower()
+    if value not in {"1", "0", "true", "false", "yes", "no"}:
+        raise ValueError("must be true or false")
+    return value in {"1", "true", "yes"}
+
+
+def _int(raw: str) -> int:
+    return int(raw)
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
 def _url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
@@ -116,6 +149,24 @@ def load(environ: Mapping[str, str]) -> Settings:
         auth_cache_s=_parse(environ, "HERALD_AUTH_CACHE_S", _non_negative_float, d.auth_cache_s),
         idempotency_ttl_s=_parse(
             environ, "HERALD_IDEMPOTENCY_TTL_S", _positive_int, d.idempotency_ttl_s
+        ),
+        dispatch=_parse(environ, "HERALD_DISPATCH", _flag, d.dispatch),
+        queue_horizon_s=_parse(environ, "HERALD_QUEUE_HORIZON_S", _positive_int, d.queue_horizon_s),
+        simulator_seed=_parse(environ, "HERALD_SIMULATOR_SEED", _int, d.simulator_seed),
+        simulator_latency=_parse(
+            environ, "HERALD_SIMULATOR_LATENCY", _latency, d.simulator_latency
+        ),
+        callback_max_attempts=_parse(
+            environ, "HERALD_CALLBACK_MAX_ATTEMPTS", _positive_int, d.callback_max_attempts
+        ),
+        callback_backoff_s=_parse(
+            environ, "HERALD_CALLBACK_BACKOFF_S", _positive_float, d.callback_backoff_s
+        ),
+        callback_timeout_s=_parse(
+            environ, "HERALD_CALLBACK_TIMEOUT_S", _positive_float, d.callback_timeout_s
+        ),
+        callback_concurrency=_parse(
+            environ, "HERALD_CALLBACK_CONCURRENCY", _positive_int, d.callback_concurrency
         ),
     )
 

@@ -36,6 +36,7 @@ class Message:
     send_at: int | None
     feedback_outcome: str | None = None
     feedback_date: int | None = None
+    carrier: str | None = None
     date_sent: int | None
     date_created: int
     date_updated: int

@@ -148,12 +148,15 @@ messages = Table(
     Column("send_at", Micros, nullable=True),
     Column("feedback_outcome", String(16), nullable=True),
     Column("feedback_date", Micros, nullable=True),
+    Column("carrier", String(64), nullable=True),
+    Column("callback_sequence", Integer, nullable=False, server_default="0"),
     Column("date_sent", Micros, nullable=True),
     *_dates(),
     Index(None, "account_sid", "id"),
     Index(None, "account_sid", "to_number", "id"),
     Index(None, "account_sid", "from_number", "id"),
     Index(None, "account_sid", "date_sent"),
+    Index(None, "status", "sender_sid", "id"),
 )
 
 media = Table(
@@ -175,4 +178,48 @@ idempotency_keys = Table(
     Column("message_sid", Sid, nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("date_created", Micros, nullable=False, index=True),
+)
+
+
+# Status callbacks waiting to be delivered: written in the same transaction as the status
+# change they report (a transactional outbox), delivered in `sequence` order per message.
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("account_sid", Sid, nullable=False),
+    Column("message_sid", Sid, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("params", Text, nullable=False),  # JSON list of [name, value] pairs
+    Column("event_time", Micros, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Micros, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    *_dates(),
+    UniqueConstraint("message_sid", "sequence"),
+    Index(None, "state", "next_attempt_at"),
+    Index(None, "account_sid", "state", "id"),
+)
+
+# The carrier simulator's own log of every submission it received, apart from Herald's
+# messages, as a carrier's records would be: tests count duplicates and rates from it.
+simulator_submissions = Table(
+    "simulator_submissions",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, index=True),
+    Column("message_sid", Sid, nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("carrier", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error_code", Integer, nullable=True),
+    Column("duplicate", Boolean, nullable=False),
+    Column("received_at", Micros, nullable=False),
 )

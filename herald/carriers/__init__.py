@@ -1,0 +1,1 @@
+"""Carrier connections: the simulated carrier network (default) and SMPP."""

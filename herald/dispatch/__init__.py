@@ -1,0 +1,1 @@
+"""Dispatch: per-sender queues at legal rates, from the store to a carrier transport."""

@@ -1,0 +1,1 @@
+"""Status callbacks and inbound webhooks: signed, from a durable outbox, retried."""
