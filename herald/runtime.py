@@ -1,20 +1,28 @@
-"""The composition root: `build(settings)` wires the store, clock and authenticator.
-
-Nothing happens at import; the API's lifespan closes what `build` opened.
+"""The composition root: `build(settings)` wires the store, clock, authenticator, carrier
+transport, dispatcher and callback delivery; `background(stop)` runs the loops under one
+TaskGroup. Nothing happens at import; the API's lifespan starts and closes what `build`
+made.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from herald.api.auth import Authenticator
+from herald.carriers.base import Transport
+from herald.carriers.simulator import CarrierSimulator
 from herald.clock import Clock, SystemClock
 from herald.config import Settings
+from herald.dispatch.callback_sink import OutboxSink
+from herald.dispatch.dispatcher import Dispatcher
 from herald.domain.sids import Prefix, format_sid
+from herald.metrics import Metrics
 from herald.store import migrate
 from herald.store.db import Database, is_sqlite
+from herald.webhooks.delivery import CallbackDelivery
 
 
 @dataclass(kw_only=True)
@@ -23,6 +31,10 @@ class Runtime:
     db: Database
     clock: Clock
     auth: Authenticator
+    metrics: Metrics
+    transport: Transport | None = None
+    dispatcher: Dispatcher | None = None
+    delivery: CallbackDelivery | None = None
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
 
     def new_sid(self, prefix: Prefix) -> str:
@@ -31,11 +43,21 @@ class Runtime:
     def new_secret(self) -> str:
         return self.random_bytes(16).hex()
 
+    async def background(self, stop: asyncio.Event) -> None:
+        """Dispatch and callback delivery until `stop` is set."""
+        async with asyncio.TaskGroup() as group:
+            if self.dispatcher is not None:
+                group.create_task(self.dispatcher.run(stop))
+            if self.delivery is not None:
+                group.create_task(self.delivery.run(stop))
+
     def close(self) -> None:
         self.db.close()
 
 
-def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+def build(
+    settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None
+) -> Runtime:
     """Open the database (creating the data directory and migrating) and wire the parts."""
     url = settings.resolved_database_url
     if is_sqlite(url):
@@ -43,5 +65,38 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     db = Database(url, synchronous=settings.sqlite_synchronous, max_batch=settings.group_commit_max)
     migrate.upgrade(db.write_engine)
     clock = clock or SystemClock()
-    auth = Authenticator(db, clock, settings.auth_cache_s)
-    return Runtime(settings=settings, db=db, clock=clock, auth=auth)
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        clock=clock,
+        auth=Authenticator(db, clock, settings.auth_cache_s),
+        metrics=Metrics(),
+    )
+    if settings.dispatch:
+        _wire_dispatch(runtime, transport)
+    return runtime
+
+
+def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
+    settings, db, clock = runtime.settings, runtime.db, runtime.clock
+    runtime.transport = transport or CarrierSimulator(
+        db, clock, seed=settings.simulator_seed, latency=settings.simulator_latency
+    )
+    runtime.delivery = CallbackDelivery(
+        db,
+        clock,
+        max_attempts=settings.callback_max_attempts,
+        backoff_s=settings.callback_backoff_s,
+        timeout_s=settings.callback_timeout_s,
+        concurrency=settings.callback_concurrency,
+    )
+    runtime.dispatcher = Dispatcher(
+        db,
+        clock,
+        runtime.transport,
+        OutboxSink(),
+        horizon_s=settings.queue_horizon_s,
+        metrics=runtime.metrics,
+        on_callbacks=runtime.delivery.wake,
+    )
+    runtime.metrics.watch_queues(runtime.dispatcher.queue_view)

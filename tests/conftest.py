@@ -176,7 +176,7 @@ def herald(
     """One server per test module and backend; tests isolate themselves by account."""
     tmp = tmp_path_factory.mktemp("herald")
     url = database_url(request.param, postgres, tmp)
-    runtime = build(Settings(data_dir=tmp, database_url=url))
+    runtime = build(Settings(data_dir=tmp, database_url=url, simulator_latency="instant"))
     server = _Server(runtime)
     base_url = server.start()
     yield Herald(base_url=base_url, runtime=runtime, backend=request.param)

@@ -3,12 +3,14 @@ response and in every request's log line, and a lifespan that closes the runtime
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,12 +32,18 @@ async def healthz(_request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+async def metrics(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
 def routes() -> list[Route]:
     n = f"{A}/IncomingPhoneNumbers"
     s = f"{A}/SMS/ShortCodes"
     m = f"{A}/Messages"
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route(f"{A}.json", accounts.fetch, methods=["GET"]),
         Route(f"{m}.json", messages.create, methods=["POST"]),
         Route(f"{m}.json", messages.list_, methods=["GET"]),
@@ -119,9 +127,13 @@ def create_app(runtime: Runtime) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        background = asyncio.create_task(runtime.background(stop))
         try:
             yield
         finally:
+            stop.set()
+            await background
             runtime.close()
 
     handlers: dict[Any, Any] = {

@@ -36,6 +36,7 @@ from herald.domain.status import Direction, MessageStatus, is_complete
 from herald.runtime import Runtime
 from herald.store import messages as store
 from herald.store import senders as sender_store
+from herald.store.dispatch import queued_row
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -51,28 +52,65 @@ async def create(request: Request) -> Response:
         )
     now = runtime.clock.now_us()
     sid = runtime.new_sid(Prefix.MEDIA_MESSAGE if draft.media_urls else Prefix.MESSAGE)
-    items = [_media(runtime, account.sid, sid, url, now) for url in draft.media_urls]
     if account.is_test:  # test credentials store and send nothing
         return json(render.message(_new_message(account.sid, draft, sid, now, None)), 201)
     key = _idempotency_key(request)
-    request_hash = _fingerprint(form) if key is not None else ""
-    ttl_us = runtime.settings.idempotency_ttl_s * 1_000_000
+    creation = _Creation(
+        runtime, account.sid, draft, sid, now, key, _fingerprint(form) if key else ""
+    )
+    return json(render.message(await creation.run()), 201)
 
-    def write(conn: Connection) -> Message:
+
+class _Creation:
+    """One create's write (ownership, overflow rule, insert, idempotency key) and its
+    hand-over to the dispatcher once durable."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        account_sid: str,
+        draft: outbound.Draft,
+        sid: str,
+        now: int,
+        key: str | None,
+        request_hash: str,
+    ) -> None:
+        self.runtime = runtime
+        self.account_sid = account_sid
+        self.draft = draft
+        self.sid = sid
+        self.now = now
+        self.key = key
+        self.request_hash = request_hash
+        self.items = [_media(runtime, account_sid, sid, url, now) for url in draft.media_urls]
+
+    async def run(self) -> Message:
+        dispatcher = self.runtime.dispatcher
+        try:
+            message, created = await self.runtime.db.write(self.write)
+        except Exception as exc:
+            if dispatcher is not None and not isinstance(exc, errors.TwilioError):
+                dispatcher.release(self.sid)
+            raise
+        if created and dispatcher is not None:
+            dispatcher.enqueue(queued_row(message))
+        return message
+
+    def write(self, conn: Connection) -> tuple[Message, bool]:
+        key, account_sid = self.key, self.account_sid
         if key is not None:
-            first = _replay(conn, account.sid, key, request_hash, now - ttl_us)
+            ttl_us = self.runtime.settings.idempotency_ttl_s * 1_000_000
+            first = _replay(conn, account_sid, key, self.request_hash, self.now - ttl_us)
             if first is not None:
-                return first
-        sender_sid = _owned_sender(conn, account.sid, draft)
-        stored = _new_message(account.sid, draft, sid, now, sender_sid)
-        store.insert_message(conn, stored, items)
+                return first, False
+        sender_sid = _owned_sender(conn, account_sid, self.draft)
+        message = _new_message(account_sid, self.draft, self.sid, self.now, sender_sid)
+        if self.runtime.dispatcher is not None:  # the overflow rule (21611), before writing
+            self.runtime.dispatcher.reserve(conn, queued_row(message), message.num_segments)
+        store.insert_message(conn, message, self.items)
         if key is not None:
-            store.remember_key(
-                conn, account.sid, key, stored.sid, request_hash, stored.date_created
-            )
-        return stored
-
-    return json(render.message(await runtime.db.write(write)), 201)
+            store.remember_key(conn, account_sid, key, message.sid, self.request_hash, self.now)
+        return message, True
 
 
 def _fingerprint(form: forms.Form) -> str:

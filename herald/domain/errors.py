@@ -244,3 +244,25 @@ class IdempotencyKeyReused(TwilioError):
 
     code = 20001
     status = 400
+
+
+# Errors that end a message after it was accepted (set on the message's `error_code` and
+# sent as the callback's `ErrorCode`), with Twilio's wording (reference §3.2).
+DELIVERY_ERRORS: dict[int, str] = {
+    30001: "Queue overflow",
+    30002: "Account suspended",
+    30003: "Unreachable destination handset",
+    30004: "Message blocked",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+    30007: "Message filtered",
+    30008: "Unknown error",
+    30011: "MMS not supported by the receiving phone number in this region",
+    30017: "Carrier network congestion",
+    30019: "Content size exceeds carrier limit",
+    30036: "Validity Period Expired",
+}
+
+
+def delivery_error_message(code: int) -> str:
+    return DELIVERY_ERRORS.get(code, "Unknown error")

@@ -19,33 +19,50 @@ from sqlalchemy.sql.compiler import SQLCompiler
 class RawStatement:
     def __init__(self, statement: ClauseElement) -> None:
         self._statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _for(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    def _for(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            found = (compiled.string, order)
+            # Values written into the statement (`status == "queued"`) are binds too.
+            defaults = {k: v for k, v in compiled.params.items() if v is not None}
+            found = _Compiled(compiled.string, order, defaults)
             self._compiled[dialect.name] = found
         return found
 
-    def _args(self, order: tuple[str, ...] | None, params: Mapping[str, Any]) -> Any:
-        return tuple(params[name] for name in order) if order is not None else params
-
     def fetch(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        sql, order = self._for(conn.dialect)
+        compiled = self._for(conn.dialect)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, self._args(order, params))
+            cursor.execute(compiled.sql, compiled.args(params))
             return list(cursor.fetchall())
         finally:
             cursor.close()
 
-    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        sql, order = self._for(conn.dialect)
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run once per row; the number of rows changed in all."""
+        compiled = self._for(conn.dialect)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(sql, [self._args(order, row) for row in rows])
+            cursor.executemany(compiled.sql, [compiled.args(row) for row in rows])
+            return int(cursor.rowcount)
         finally:
             cursor.close()
+
+
+class _Compiled:
+    __slots__ = ("defaults", "order", "sql")
+
+    def __init__(self, sql: str, order: tuple[str, ...] | None, defaults: dict[str, Any]) -> None:
+        self.sql = sql
+        self.order = order
+        self.defaults = defaults
+
+    def args(self, params: Mapping[str, Any]) -> Any:
+        if self.defaults:
+            params = {**self.defaults, **params}
+        if self.order is None:
+            return params
+        return tuple(params[name] for name in self.order)

@@ -36,3 +36,8 @@ def test_every_error_class_has_a_message_and_a_code() -> None:
         error = cls()
         assert error.message, cls
         assert 400 <= error.status <= 599 and error.code >= 20000, cls
+
+
+def test_delivery_error_messages() -> None:
+    assert errors.delivery_error_message(30036) == "Validity Period Expired"
+    assert errors.delivery_error_message(39999) == "Unknown error"

@@ -1,0 +1,305 @@
+"""The dispatcher: every sender's queue drained at the sender's legal rate into the
+carrier transport, receipts turned into final statuses, expired messages failed.
+
+All loops run under one `asyncio.TaskGroup` with one stop event, on an injected clock
+(so tests run on a manual one). The store is the queue's durable truth: at start the
+dispatcher loads what is waiting; new messages arrive from the API in-process
+(`enqueue`) or, from other processes, through a poll of the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from sqlalchemy.engine import Connection
+
+from herald.carriers.base import Receipt, Transport
+from herald.clock import Clock
+from herald.dispatch.queues import Entry, SenderQueue
+from herald.dispatch.sender_loop import SenderLoop
+from herald.dispatch.transitions import CallbackSink, finish
+from herald.domain import errors
+from herald.domain.encoding import encode_body
+from herald.domain.ratelimit import (
+    INTERNATIONAL_MPS,
+    SECOND_US,
+    default_mps,
+    validity_deadline,
+    would_overflow,
+)
+from herald.domain.senders import SenderKind
+from herald.domain.status import MessageStatus
+from herald.metrics import Metrics
+from herald.store import dispatch as store
+from herald.store.db import Database
+from herald.store.dispatch import QueuedRow
+
+log = logging.getLogger("herald.dispatch")
+
+POLL_S = 1.0
+LOAD_BATCH = 5_000
+
+
+def queue_key(row: QueuedRow) -> str:
+    return row.sender_sid or f"{row.account_sid}/{row.from_number}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        transport: Transport,
+        sink: CallbackSink,
+        *,
+        horizon_s: int,
+        metrics: Metrics,
+        on_callbacks: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.transport = transport
+        self.sink = sink
+        self.horizon_s = horizon_s
+        self.metrics = metrics
+        self.on_callbacks = on_callbacks
+        self.queues: dict[str, SenderQueue] = {}
+        self.inflight: dict[str, Entry] = {}  # sent, awaiting a receipt
+        self._known: set[str] = set()  # SIDs queued in memory
+        self._deadlines: list[tuple[int, str, str]] = []  # (deadline, sid, queue key)
+        self._entries: dict[str, Entry] = {}
+        self._reserved: dict[str, str] = {}  # message SID -> queue key, until it is queued
+        self._high_water = 0
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._group: asyncio.TaskGroup | None = None
+        self._stop = asyncio.Event()
+        self._wake_intake = asyncio.Event()
+        self._wake_expiry = asyncio.Event()
+        self.sender_cache: dict[str, store.SenderRow | None] = {}
+
+    # ---- the API's side -------------------------------------------------------------
+
+    def reserve(self, conn: Connection, row: QueuedRow, segments: int) -> None:
+        """Refuse with 21611 a message that would overflow its sender's queue, else count
+        it in the backlog until it is queued. Runs inside the create's write function."""
+        queue = self._queue_for(conn, row)
+        if would_overflow(queue.backlog, segments, queue.mps, self.horizon_s):
+            raise errors.QueueFull()
+        queue.reserve(row.sid, segments)
+        self._reserved[row.sid] = queue.key
+
+    def release(self, sid: str) -> None:
+        """Forget a reservation whose message was never stored."""
+        queue = self.queues.get(self._reserved.pop(sid, ""))
+        if queue is not None:
+            queue.release(sid)
+
+    def enqueue(self, row: QueuedRow) -> None:
+        """Queue a message the API has just stored (in this process)."""
+        self._reserved.pop(row.sid, None)
+        if row.sid in self._known:
+            return
+        queue = self.queues.get(queue_key(row))
+        if queue is None:
+            self._wake_intake.set()  # the poll will find it with its sender's details
+            return
+        self._add(queue, row)
+
+    # ---- running ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+        await self.transport.start(self._on_receipt)
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                await self._load(statuses=(MessageStatus.QUEUED, MessageStatus.SENDING))
+                group.create_task(self._intake())
+                group.create_task(self._expiry())
+                await stop.wait()
+                self._wake_intake.set()
+                self._wake_expiry.set()
+                for task in self._loops.values():
+                    task.cancel()
+        finally:
+            self._group = None
+            await self.transport.close()
+
+    def queue_view(self) -> list[tuple[str, int, float]]:
+        """(sender, backlog segments, seconds the head has waited) for /metrics."""
+        now = self.clock.now_us()
+        view = []
+        for q in self.queues.values():
+            head = q.head_created_us()
+            view.append((q.address, q.backlog, (now - head) / SECOND_US if head else 0.0))
+        return view
+
+    # ---- intake -----------------------------------------------------------------------
+
+    async def _intake(self) -> None:
+        while not self._stop.is_set():
+            await self._load(statuses=(MessageStatus.QUEUED,))
+            await _wait(self._wake_intake, POLL_S)
+            self._wake_intake.clear()
+
+    async def _load(self, *, statuses: tuple[MessageStatus, ...]) -> None:
+        while True:
+            rows = await self.db.read(
+                partial(
+                    store.load_waiting,
+                    after_id=self._high_water,
+                    limit=LOAD_BATCH,
+                    statuses=statuses,
+                )
+            )
+            if not rows:
+                return
+            self._high_water = rows[-1].id
+            missing = {r.sender_sid for r in rows if r.sender_sid not in self.sender_cache}
+            if missing:
+                await self.db.read(partial(self._cache_senders, sids=missing))
+            for row in rows:
+                if row.sid not in self._known:
+                    self._add(self._queue_from_cache(row), row)
+            if len(rows) < LOAD_BATCH:
+                return
+
+    def _cache_senders(self, conn: Connection, *, sids: set[str | None]) -> None:
+        for sid in sids:
+            self.sender_cache[sid or ""] = store.sender(conn, sid) if sid else None
+
+    def _queue_for(self, conn: Connection, row: QueuedRow) -> SenderQueue:
+        key = queue_key(row)
+        queue = self.queues.get(key)
+        if queue is None:
+            if row.sender_sid and row.sender_sid not in self.sender_cache:
+                self.sender_cache[row.sender_sid] = store.sender(conn, row.sender_sid)
+            queue = self._queue_from_cache(row)
+        return queue
+
+    def _queue_from_cache(self, row: QueuedRow) -> SenderQueue:
+        key = queue_key(row)
+        queue = self.queues.get(key)
+        if queue is not None:
+            return queue
+        sender = self.sender_cache.get(row.sender_sid or "")
+        if sender is None:
+            queue = SenderQueue(
+                key=key, address=row.from_number, kind=SenderKind.ALPHANUMERIC,
+                mps=INTERNATIONAL_MPS,
+            )  # fmt: skip
+        else:
+            mps = sender.mps or default_mps(sender.kind, sender.country)
+            queue = SenderQueue(key=key, address=row.from_number, kind=sender.kind, mps=mps)
+        self.queues[key] = queue
+        return queue
+
+    def _add(self, queue: SenderQueue, row: QueuedRow) -> None:
+        encoded = encode_body(row.body, smart=row.smart_encoded)
+        deadline = validity_deadline(row.date_created, row.validity_period)
+        parts = encoded.segments if row.num_media == 0 else (row.body,)
+        entry = Entry(row=row, deadline_us=deadline, parts=parts, encoding=encoded.encoding)
+        if row.status is MessageStatus.SENDING:
+            entry.next_part = 1  # resent with the same references; the carrier deduplicates
+        queue.push(entry)
+        self._known.add(row.sid)
+        self._entries[row.sid] = entry
+        heapq.heappush(self._deadlines, (deadline, row.sid, queue.key))
+        if deadline <= (self._deadlines[0][0] if self._deadlines else deadline):
+            self._wake_expiry.set()
+        self._start_loop(queue)
+
+    def _start_loop(self, queue: SenderQueue) -> None:
+        if self._group is None or queue.key in self._loops:
+            return
+        loop = SenderLoop(self, queue)
+        task = self._group.create_task(loop.run())
+        self._loops[queue.key] = task
+        task.add_done_callback(partial(self._loop_done, queue.key))
+
+    def _loop_done(self, key: str, _task: asyncio.Task[None]) -> None:
+        self._loops.pop(key, None)
+        queue = self.queues.get(key)
+        if queue is not None and queue.wanted(1) and not self._stop.is_set():
+            self._start_loop(queue)
+
+    def forget(self, entry: Entry) -> None:
+        """The entry left its queue for good (sent, failed or expired)."""
+        self._known.discard(entry.sid)
+        self._entries.pop(entry.sid, None)
+
+    # ---- validity ---------------------------------------------------------------------
+
+    async def _expiry(self) -> None:
+        while not self._stop.is_set():
+            now = self.clock.now_us()
+            while self._deadlines and self._deadlines[0][0] <= now:
+                _, sid, key = heapq.heappop(self._deadlines)
+                await self._expire(sid, key, now)
+            delay = (self._deadlines[0][0] - now) / SECOND_US if self._deadlines else POLL_S
+            await _sleep_or_wake(self.clock, self._wake_expiry, min(delay, POLL_S))
+            self._wake_expiry.clear()
+
+    async def _expire(self, sid: str, key: str, now: int) -> None:
+        entry = self._entries.get(sid)
+        if entry is None or entry.next_part > 1:
+            return  # already on its way: validity counts only time in Herald's queue
+        entry.expired = True
+        queue = self.queues.get(key)
+        if queue is not None:
+            queue.backlog -= entry.remaining
+        self.forget(entry)
+        await self.db.write(
+            finish(entry.row, MessageStatus.FAILED, now, self.sink, error_code=30036)
+        )
+        self.metrics.messages.labels("failed").inc()
+        self.on_callbacks()
+
+    # ---- receipts ---------------------------------------------------------------------
+
+    async def _on_receipt(self, receipt: Receipt) -> None:
+        entry = self.inflight.pop(receipt.message_sid, None)
+        row = entry.row if entry else None
+        if row is None:
+            row = await self.db.read(lambda conn: store.load_message(conn, receipt.message_sid))
+            if row is None:
+                log.warning("receipt for unknown message %s", receipt.message_sid)
+                return
+        status = MessageStatus.DELIVERED if receipt.delivered else MessageStatus.UNDELIVERED
+        if entry is not None and entry.sent_at_us:
+            self.metrics.receipt_seconds.observe(
+                (receipt.done_at_us - entry.sent_at_us) / SECOND_US
+            )
+        self.metrics.messages.labels(status.value).inc()
+        await self.db.write(
+            finish(
+                row,
+                status,
+                self.clock.now_us(),
+                self.sink,
+                error_code=None if receipt.delivered else receipt.error_code or 30008,
+                done_at_us=receipt.done_at_us,
+            )
+        )
+        self.on_callbacks()
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+async def _sleep_or_wake(clock: Clock, event: asyncio.Event, seconds: float) -> None:
+    """Sleep on the clock, or until `event` is set, whichever comes first."""
+    sleeper = asyncio.ensure_future(clock.sleep(max(seconds, 0.0)))
+    waker = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waker.cancel()

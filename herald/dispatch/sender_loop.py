@@ -1,0 +1,161 @@
+"""One sender's loop: take what the rate window allows from the head of its queue,
+record the intent to send, submit, and record the outcome.
+
+Segments are the unit of rate (a 3-segment message costs three), and a message may go
+out over several wake-ups; it is `sent` once the carrier has accepted all its parts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import partial
+from typing import TYPE_CHECKING
+
+from herald.carriers.base import Submission, SubmitResult
+from herald.dispatch.queues import Entry, SenderQueue
+from herald.dispatch.transitions import SentMessage, finish, mark_sending, mark_sent
+from herald.domain.ratelimit import SECOND_US, admit
+from herald.domain.status import MessageStatus
+from herald.store import dispatch as store
+
+if TYPE_CHECKING:
+    from herald.dispatch.dispatcher import Dispatcher
+
+MAX_BATCH = 500  # segments per submit call
+
+
+class SenderLoop:
+    def __init__(self, dispatcher: Dispatcher, queue: SenderQueue) -> None:
+        self.d = dispatcher
+        self.q = queue
+
+    async def run(self) -> None:
+        d, q = self.d, self.q
+        while not d._stop.is_set():
+            wanted = q.wanted(MAX_BATCH)
+            if wanted == 0:
+                return
+            admission = admit(q.window, d.clock.now_us(), q.mps, wanted)
+            q.window = admission.window
+            if admission.granted == 0:
+                await d.clock.sleep(admission.retry_after_us / SECOND_US)
+                continue
+            retry_after = await self._submit(q.take(admission.granted))
+            if retry_after:
+                await d.clock.sleep(retry_after)
+
+    async def _submit(self, taken: list[tuple[Entry, int, int]]) -> float:
+        """Submit the taken segments; the seconds to wait if the carrier pushed back."""
+        d = self.d
+        starting = [entry.row for entry, first, _ in taken if first == 1]
+        if starting:
+            now = d.clock.now_us()
+            for row in starting:
+                d.metrics.queue_wait_seconds.observe((now - row.date_created) / SECOND_US)
+            await d.db.write(mark_sending(starting, now))
+        submissions: list[tuple[Entry, Submission]] = []
+        for entry, first, last in taken:
+            if entry.row.num_media and not entry.media_urls:
+                entry.media_urls = await d.db.read(partial(store.media_urls, message_sid=entry.sid))
+            submissions.extend(
+                (entry, self._submission(entry, part)) for part in range(first, last + 1)
+            )
+        started = d.clock.now_us()
+        results = await d.transport.submit([s for _, s in submissions])
+        d.metrics.submit_seconds.observe((d.clock.now_us() - started) / SECOND_US)
+        return await self._record(submissions, results)
+
+    def _submission(self, entry: Entry, part: int) -> Submission:
+        row = entry.row
+        return Submission(
+            reference=f"{row.sid}/{part}",
+            message_sid=row.sid,
+            account_sid=row.account_sid,
+            sender=row.from_number,
+            sender_kind=self.q.kind,
+            recipient=row.to_number,
+            part=part,
+            parts=entry.segments,
+            text=entry.parts[part - 1],
+            encoding=entry.encoding,
+            media_urls=entry.media_urls,
+        )
+
+    async def _record(
+        self, submissions: list[tuple[Entry, Submission]], results: list[SubmitResult]
+    ) -> float:
+        d, now = self.d, self.d.clock.now_us()
+        throttled: dict[str, tuple[Entry, int]] = {}
+        failed: dict[str, tuple[Entry, int]] = {}
+        retry_after = 0.0
+        for (entry, sub), result in zip(submissions, results, strict=True):
+            if entry.sid in throttled or entry.sid in failed:
+                continue
+            if result.accepted:
+                _accept(entry, result)
+            elif result.retry_after_s is not None:
+                throttled[entry.sid] = (entry, sub.part)
+                retry_after = max(retry_after, result.retry_after_s)
+            else:
+                failed[entry.sid] = (entry, result.error_code or 30008)
+        self._requeue(throttled)
+        await self._finish_sent(submissions, throttled, failed, now)
+        for entry, code in failed.values():
+            d.forget(entry)
+            d.metrics.messages.labels("failed").inc()
+            await d.db.write(finish(entry.row, MessageStatus.FAILED, now, d.sink, error_code=code))
+        if failed:
+            d.on_callbacks()
+        return retry_after
+
+    def _requeue(self, throttled: dict[str, tuple[Entry, int]]) -> None:
+        """Put pushed-back messages at the head again, in their order, from the first part
+        the carrier refused; the parts it accepted are not sent again."""
+        for entry, part in reversed(list(throttled.values())):
+            if entry in self.q.entries:
+                self.q.entries.remove(entry)
+                self.q.backlog -= entry.remaining
+            entry.next_part = part
+            self.q.push_front(entry)
+
+    async def _finish_sent(
+        self,
+        submissions: list[tuple[Entry, Submission]],
+        throttled: dict[str, tuple[Entry, int]],
+        failed: dict[str, tuple[Entry, int]],
+        now: int,
+    ) -> None:
+        d = self.d
+        done: dict[str, Entry] = {}
+        for entry, _ in submissions:
+            if entry.sid in throttled or entry.sid in failed:
+                continue
+            if entry.accepted_parts >= entry.segments:
+                done[entry.sid] = entry
+        if not done:
+            return
+        sent = []
+        for entry in done.values():
+            d.forget(entry)
+            d.inflight[entry.sid] = entry
+            entry.sent_at_us = now
+            price = f"-{entry.price:.5f}" if entry.price_known else None
+            sent.append(
+                SentMessage(
+                    row=entry.row, price=price, price_unit=entry.price_unit, carrier=entry.carrier
+                )
+            )
+        await d.db.write(mark_sent(sent, now, d.sink))
+        d.metrics.messages.labels("sent").inc(len(sent))
+        d.on_callbacks()
+
+
+def _accept(entry: Entry, result: SubmitResult) -> None:
+    entry.accepted_parts += 1
+    entry.carrier = result.carrier
+    entry.price_unit = result.price_unit
+    if result.price_per_segment is not None:
+        if entry.row.num_media and entry.price_known:
+            return  # MMS is priced per message
+        entry.price += Decimal(result.price_per_segment)
+        entry.price_known = True

@@ -1,0 +1,83 @@
+"""Prometheus metrics, one registry per runtime (so tests can build several).
+
+Counters and histograms are updated where things happen; queue depths and waits are
+read from the dispatcher's queues when `/metrics` is scraped, so they cost nothing
+between scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300)
+WAIT_BUCKETS = (0.01, 0.1, 1, 10, 60, 600, 3600, 14_400, 36_000)
+
+QueueView = Callable[[], list[tuple[str, int, float]]]  # sender, backlog segments, head wait s
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.messages = Counter(
+            "herald_messages",
+            "Messages that reached each status",
+            ["status"],
+            registry=self.registry,
+        )
+        self.submit_seconds = Histogram(
+            "herald_submit_seconds",
+            "Time for the carrier to answer a submit batch",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.receipt_seconds = Histogram(
+            "herald_receipt_seconds",
+            "Time from sent to the carrier's delivery receipt",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_wait_seconds = Histogram(
+            "herald_queue_wait_seconds",
+            "Time a message waited in its sender's queue before submission",
+            buckets=WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.callbacks = Counter(
+            "herald_callbacks",
+            "Status callback attempts by result (delivered, failed, dead)",
+            ["result"],
+            registry=self.registry,
+        )
+
+    def watch_queues(self, view: QueueView) -> None:
+        self.registry.register(_QueueCollector(view))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _QueueCollector(Collector):
+    def __init__(self, view: QueueView) -> None:
+        self._view = view
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "herald_queue_depth_segments", "Segments waiting per sender", labels=["sender"]
+        )
+        wait = GaugeMetricFamily(
+            "herald_queue_oldest_wait_seconds",
+            "How long the oldest waiting message of each sender has waited",
+            labels=["sender"],
+        )
+        for sender, backlog, head_wait in self._view():
+            depth.add_metric([sender], backlog)
+            wait.add_metric([sender], head_wait)
+        yield depth
+        yield wait
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

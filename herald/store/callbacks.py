@@ -1,0 +1,403 @@
+"""The status-callback outbox: callbacks are written in the same transaction as the
+status change they report, then claimed, attempted and marked by the delivery loop.
+
+A message's callbacks go out in `sequence` order: only a message's lowest pending
+callback is ever due, so callback n+1 waits until n is delivered or dead. Claiming
+leases a callback (moves `next_attempt_at` past the request's time limit) with a guarded
+update, so two processes on one PostgreSQL never both take it; a crashed process's
+lease simply runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
+
+from herald.store.raw import RawStatement
+from herald.store.schema import callbacks, messages
+from herald.webhooks.callbacks import Callback, CallbackState, origin_of
+
+PENDING = CallbackState.PENDING.value
+DEAD = CallbackState.DEAD.value
+DELIVERED = CallbackState.DELIVERED.value
+_IS_PENDING = callbacks.c.state == literal_column(
+    f"'{PENDING}'"
+)  # raw statements bind no constants
+_URL = 4  # position of `url` in a row of all columns
+
+_UNSET = ("id", "last_error", "last_status_code")
+_INSERT = RawStatement(
+    insert(callbacks).values(
+        {c.name: bindparam(c.name) for c in callbacks.c if c.name not in _UNSET}
+    )
+)
+_NEXT_SEQUENCE = RawStatement(
+    update(messages)
+    .where(messages.c.sid == bindparam("sid"))
+    .values(callback_sequence=messages.c.callback_sequence + literal_column("1"))
+    .returning(messages.c.callback_sequence)
+)
+_RECORD = RawStatement(
+    update(callbacks)
+    .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
+    .values(
+        state=bindparam("state"),
+        attempts=callbacks.c.attempts + literal_column("1"),
+        next_attempt_at=bindparam("next_attempt_at"),
+        last_error=bindparam("error"),
+        last_status_code=bindparam("status_code"),
+        date_updated=bindparam("now"),
+    )
+)
+# A retried callback's successors cannot go before it: keep them out of the due range
+# too, so claims do not scan them again and again while their host is down.
+_HOLD_SUCCESSORS = RawStatement(
+    update(callbacks)
+    .where(
+        callbacks.c.message_sid == bindparam("message_sid"),
+        callbacks.c.sequence > bindparam("sequence"),
+        _IS_PENDING,
+        callbacks.c.next_attempt_at < bindparam("next_attempt_at"),
+    )
+    .values(next_attempt_at=bindparam("next_attempt_at"))
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """The outcome of one delivery attempt, as the delivery loop decided it."""
+
+    callback: Callback
+    state: CallbackState  # DELIVERED, PENDING (retry at next_attempt_at) or DEAD
+    next_attempt_at: int
+    error: str | None = None
+    status_code: int | None = None
+
+
+def _callback(row: Sequence[Any]) -> Callback:
+    """A callback from a row of all its columns, in table order."""
+    (id_, account_sid, message_sid, sequence, url, method, params, *rest) = row
+    (event_time, state, attempts, next_attempt_at, error, status_code, created, updated) = rest
+    return Callback(
+        id=int(id_),
+        account_sid=account_sid,
+        message_sid=message_sid,
+        sequence=sequence,
+        url=url,
+        method=method,
+        params=tuple((name, value) for name, value in orjson.loads(params)),
+        event_time=event_time,
+        state=CallbackState(state),
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        last_error=error,
+        last_status_code=status_code,
+        date_created=created,
+        date_updated=updated,
+    )
+
+
+def next_sequence(conn: Connection, message_sid: str) -> int:
+    """Allocate the message's next callback sequence number (1, 2, …)."""
+    rows = _NEXT_SEQUENCE.fetch(conn, {"sid": message_sid})
+    if not rows:
+        raise LookupError(f"no message {message_sid} to number a callback for")
+    return int(rows[0][0])
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    account_sid: str,
+    message_sid: str,
+    sequence: int,
+    url: str,
+    method: str,
+    params: Sequence[tuple[str, str]],
+    event_time: int,
+    now: int,
+) -> None:
+    """Add a pending callback, due at once; call inside the status change's transaction."""
+    _INSERT.run_many(
+        conn,
+        [
+            {
+                "account_sid": account_sid,
+                "message_sid": message_sid,
+                "sequence": sequence,
+                "url": url,
+                "method": method,
+                "params": orjson.dumps(params).decode(),
+                "event_time": event_time,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "date_created": now,
+                "date_updated": now,
+            }
+        ],
+    )
+
+
+def enqueue_next(
+    conn: Connection,
+    *,
+    account_sid: str,
+    message_sid: str,
+    url: str,
+    method: str,
+    params: Sequence[tuple[str, str]],
+    event_time: int,
+    now: int,
+) -> int:
+    """`next_sequence` then `enqueue`: the dispatcher's one call per status change."""
+    sequence = next_sequence(conn, message_sid)
+    enqueue(
+        conn,
+        account_sid=account_sid,
+        message_sid=message_sid,
+        sequence=sequence,
+        url=url,
+        method=method,
+        params=params,
+        event_time=event_time,
+        now=now,
+    )
+    return sequence
+
+
+def _at_origin(origin: str) -> ColumnElement[bool]:
+    prefix = func.substr(callbacks.c.url, 1, len(origin) + 1)
+    return or_(callbacks.c.url == origin, prefix.in_([origin + c for c in "/?#"]))
+
+
+def _due_heads(full: Iterable[str] = ()) -> Select[Any]:
+    """Due callbacks with no pending predecessor, oldest due first, not at `full` origins.
+    PostgreSQL locks them (skipping rows another process is claiming) until the lease."""
+    earlier = aliased(callbacks)
+    blocked = exists().where(
+        earlier.c.message_sid == callbacks.c.message_sid,
+        earlier.c.state == PENDING,
+        earlier.c.sequence < callbacks.c.sequence,
+    )
+    query = select(callbacks).where(
+        _IS_PENDING, callbacks.c.next_attempt_at <= bindparam("now"), ~blocked
+    )
+    for origin in full:
+        query = query.where(~_at_origin(origin))
+    return (
+        query.order_by(callbacks.c.next_attempt_at, callbacks.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, of=callbacks)
+    )
+
+
+_DUE_HEADS = RawStatement(_due_heads())
+_LEASE = RawStatement(
+    update(callbacks)
+    .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
+    .values(next_attempt_at=bindparam("lease_until"))
+)
+
+
+def _pick(
+    rows: Sequence[Sequence[Any]], limit: int, busy: Mapping[str, int], per_origin: int | None
+) -> list[Sequence[Any]]:
+    if per_origin is None:
+        return list(rows[:limit])
+    taken = dict(busy)
+    chosen: list[Sequence[Any]] = []
+    for row in rows:
+        origin = origin_of(row[_URL])
+        if len(chosen) < limit and taken.get(origin, 0) < per_origin:
+            taken[origin] = taken.get(origin, 0) + 1
+            chosen.append(row)
+    return chosen
+
+
+def claim_due(
+    conn: Connection,
+    now: int,
+    limit: int,
+    *,
+    lease_until: int | None = None,
+    busy: Mapping[str, int] | None = None,
+    per_origin: int | None = None,
+) -> list[Callback]:
+    """Up to `limit` due callbacks, each its message's lowest pending one, oldest due
+    first; with `per_origin`, at most that many per origin counting `busy` (requests
+    already in flight there). With `lease_until`, they are leased until then.
+
+    An origin with some room left may fill fewer slots than free this time; it is full
+    (excluded in SQL) the next time, so other origins are never starved."""
+    busy = busy or {}
+    full = [o for o, n in busy.items() if per_origin is not None and n >= per_origin]
+    params = {"now": now, "limit": limit}
+    if full:
+        rows = [tuple(r) for r in conn.execute(_due_heads(full), params)]
+    else:
+        rows = _DUE_HEADS.fetch(conn, params)
+    chosen = _pick(rows, limit, busy, per_origin)
+    if lease_until is not None and chosen:
+        _LEASE.run_many(conn, [{"cid": row[0], "lease_until": lease_until} for row in chosen])
+    return [_callback(row) for row in chosen]
+
+
+def record(conn: Connection, attempts: Sequence[Attempt], now: int) -> None:
+    """Store the outcomes of attempts (one statement for the whole batch)."""
+    if not attempts:
+        return
+    _RECORD.run_many(
+        conn,
+        [
+            {
+                "cid": a.callback.id,
+                "state": a.state.value,
+                "next_attempt_at": a.next_attempt_at,
+                "error": a.error,
+                "status_code": a.status_code,
+                "now": now,
+            }
+            for a in attempts
+        ],
+    )
+    held = [
+        {
+            "message_sid": a.callback.message_sid,
+            "sequence": a.callback.sequence,
+            "next_attempt_at": a.next_attempt_at,
+        }
+        for a in attempts
+        if a.state is CallbackState.PENDING
+    ]
+    if held:
+        _HOLD_SUCCESSORS.run_many(conn, held)
+
+
+def release(conn: Connection, ids: Sequence[int], now: int) -> None:
+    """Give back leased callbacks unattempted (shutdown): due now, attempts unchanged."""
+    if ids:
+        conn.execute(
+            update(callbacks)
+            .where(callbacks.c.id.in_(list(ids)), callbacks.c.state == PENDING)
+            .values(next_attempt_at=now)
+        )
+
+
+def mark_delivered(conn: Connection, callback: Callback, now: int, status_code: int) -> None:
+    record(
+        conn,
+        [
+            Attempt(
+                callback=callback,
+                state=CallbackState.DELIVERED,
+                next_attempt_at=now,
+                status_code=status_code,
+            )
+        ],
+        now,
+    )
+
+
+def mark_retry(
+    conn: Connection,
+    callback: Callback,
+    next_attempt_at: int,
+    error: str | None,
+    status_code: int | None,
+    now: int,
+) -> None:
+    attempt = Attempt(
+        callback=callback,
+        state=CallbackState.PENDING,
+        next_attempt_at=next_attempt_at,
+        error=error,
+        status_code=status_code,
+    )
+    record(conn, [attempt], now)
+
+
+def mark_dead(
+    conn: Connection, callback: Callback, error: str | None, status_code: int | None, now: int
+) -> None:
+    attempt = Attempt(
+        callback=callback,
+        state=CallbackState.DEAD,
+        next_attempt_at=now,
+        error=error,
+        status_code=status_code,
+    )
+    record(conn, [attempt], now)
+
+
+def get_callback(conn: Connection, account_sid: str, callback_id: int) -> Callback | None:
+    row = conn.execute(
+        select(callbacks).where(
+            callbacks.c.id == callback_id, callbacks.c.account_sid == account_sid
+        )
+    ).first()
+    return _callback(row) if row else None
+
+
+def list_dead(conn: Connection, account_sid: str, limit: int, offset: int) -> list[Callback]:
+    """The account's dead letters, newest first."""
+    rows = conn.execute(
+        select(callbacks)
+        .where(callbacks.c.account_sid == account_sid, callbacks.c.state == DEAD)
+        .order_by(callbacks.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_callback(row) for row in rows]
+
+
+def requeue(conn: Connection, account_sid: str, callback_id: int, now: int) -> bool:
+    """Make a dead letter pending again, due now, with its attempts reset."""
+    result = conn.execute(
+        update(callbacks)
+        .where(
+            callbacks.c.id == callback_id,
+            callbacks.c.account_sid == account_sid,
+            callbacks.c.state == DEAD,
+        )
+        .values(state=PENDING, attempts=0, next_attempt_at=now, date_updated=now)
+    )
+    return result.rowcount > 0
+
+
+def count_by_state(conn: Connection) -> dict[str, int]:
+    """How many callbacks are pending, delivered and dead (every state present)."""
+    rows = conn.execute(select(callbacks.c.state, func.count()).group_by(callbacks.c.state)).all()
+    counts = {state.value: 0 for state in CallbackState}
+    counts.update({row[0]: int(row[1]) for row in rows})
+    return counts
+
+
+def purge_delivered(conn: Connection, before: int, limit: int = 10_000) -> int:
+    """Delete up to `limit` callbacks delivered before `before`; the outbox stays small."""
+    doomed = (
+        select(callbacks.c.id)
+        .where(callbacks.c.state == DELIVERED, callbacks.c.date_updated < before)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = conn.execute(delete(callbacks).where(callbacks.c.id.in_(doomed)))
+    return int(result.rowcount)

@@ -1,0 +1,200 @@
+"""The SQL of dispatch: messages waiting to go, their senders, and guarded status changes.
+
+Every change is an `UPDATE … WHERE status IN (allowed)` from domain/status.py, so a
+message that moved on meanwhile (a lost race) is left alone and reported as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, literal_column, select, update
+from sqlalchemy.engine import Connection
+
+from herald.domain.message import Message
+from herald.domain.senders import SenderKind
+from herald.domain.status import MessageStatus, allowed_from
+from herald.store.raw import RawStatement
+from herald.store.schema import incoming_numbers, media, messages, short_codes
+
+m = messages.c
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedRow:
+    """What dispatch needs of a message waiting for its sender."""
+
+    id: int
+    sid: str
+    account_sid: str
+    messaging_service_sid: str | None
+    from_number: str
+    to_number: str
+    sender_sid: str | None
+    body: str
+    smart_encoded: bool
+    num_segments: int
+    num_media: int
+    validity_period: int | None
+    status_callback: str | None
+    status: MessageStatus
+    date_created: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SenderRow:
+    sid: str
+    kind: SenderKind
+    country: str
+    mps: int | None
+
+
+_QUEUED_COLUMNS = (
+    m.id, m.sid, m.account_sid, m.messaging_service_sid, m.from_number, m.to_number,
+    m.sender_sid, m.body, m.smart_encoded, m.num_segments, m.num_media, m.validity_period,
+    m.status_callback, m.status, m.date_created,
+)  # fmt: skip
+
+
+def _queued(row: Any) -> QueuedRow:
+    return QueuedRow(
+        id=row.id,
+        sid=row.sid,
+        account_sid=row.account_sid,
+        messaging_service_sid=row.messaging_service_sid,
+        from_number=row.from_number or "",
+        to_number=row.to_number,
+        sender_sid=row.sender_sid,
+        body=row.body,
+        smart_encoded=bool(row.smart_encoded),
+        num_segments=row.num_segments,
+        num_media=row.num_media,
+        validity_period=row.validity_period,
+        status_callback=row.status_callback,
+        status=MessageStatus(row.status),
+        date_created=row.date_created,
+    )
+
+
+def queued_row(message: Message) -> QueuedRow:
+    """A message just stored by the API, as dispatch sees it (its row id is not needed)."""
+    return QueuedRow(
+        id=0,
+        sid=message.sid,
+        account_sid=message.account_sid,
+        messaging_service_sid=message.messaging_service_sid,
+        from_number=message.from_number or "",
+        to_number=message.to_number,
+        sender_sid=message.sender_sid,
+        body=message.body,
+        smart_encoded=bool(message.smart_encoded),
+        num_segments=message.num_segments,
+        num_media=message.num_media,
+        validity_period=message.validity_period,
+        status_callback=message.status_callback,
+        status=message.status,
+        date_created=message.date_created,
+    )
+
+
+def load_waiting(
+    conn: Connection, *, after_id: int, limit: int, statuses: Sequence[MessageStatus]
+) -> list[QueuedRow]:
+    """Messages in `statuses` with a row id above `after_id`, oldest first."""
+    rows = conn.execute(
+        select(*_QUEUED_COLUMNS)
+        .where(m.id > after_id, m.status.in_([s.value for s in statuses]))
+        .order_by(m.id)
+        .limit(limit)
+    )
+    return [_queued(row) for row in rows]
+
+
+def load_message(conn: Connection, sid: str) -> QueuedRow | None:
+    row = conn.execute(select(*_QUEUED_COLUMNS).where(m.sid == sid)).first()
+    return _queued(row) if row else None
+
+
+def media_urls(conn: Connection, message_sid: str) -> tuple[str, ...]:
+    rows = conn.execute(
+        select(media.c.url).where(media.c.message_sid == message_sid).order_by(media.c.sid)
+    )
+    return tuple(row.url for row in rows)
+
+
+def sender(conn: Connection, sender_sid: str) -> SenderRow | None:
+    n = incoming_numbers.c
+    row = conn.execute(select(n.sid, n.number_type, n.country, n.mps).where(n.sid == sender_sid))
+    found = row.first()
+    if found is not None:
+        kind = SenderKind.TOLL_FREE if found.number_type == "toll-free" else SenderKind.LONG_CODE
+        return SenderRow(sid=found.sid, kind=kind, country=found.country, mps=found.mps)
+    s = short_codes.c
+    code = conn.execute(select(s.sid, s.country, s.mps).where(s.sid == sender_sid)).first()
+    if code is None:
+        return None
+    return SenderRow(sid=code.sid, kind=SenderKind.SHORT_CODE, country=code.country, mps=code.mps)
+
+
+def _literal(status: MessageStatus) -> Any:
+    """A status written into the SQL itself, so precompiled statements need no parameter."""
+    return literal_column(f"'{status.value}'")
+
+
+def _guard(new: MessageStatus) -> Any:
+    return m.status.in_([_literal(s) for s in sorted(allowed_from(new))])
+
+
+_TO_SENDING = RawStatement(
+    update(messages)
+    .where(m.sid == bindparam("b_sid"), _guard(MessageStatus.SENDING))
+    .values(status=_literal(MessageStatus.SENDING), date_updated=bindparam("b_now"))
+)
+_TO_SENT = RawStatement(
+    update(messages)
+    .where(m.sid == bindparam("b_sid"), _guard(MessageStatus.SENT))
+    .values(
+        status=_literal(MessageStatus.SENT),
+        date_sent=bindparam("b_now"),
+        date_updated=bindparam("b_now"),
+        price=bindparam("b_price"),
+        price_unit=bindparam("b_price_unit"),
+        carrier=bindparam("b_carrier"),
+    )
+)
+
+
+def mark_sending(conn: Connection, sids: Sequence[str], now: int) -> None:
+    """Record the intent to submit (invariant 2) before the carrier sees anything."""
+    _TO_SENDING.run_many(conn, [{"b_sid": sid, "b_now": now} for sid in sids])
+
+
+def mark_sent(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows of b_sid, b_now, b_price, b_price_unit, b_carrier."""
+    _TO_SENT.run_many(conn, rows)
+
+
+def finish(
+    conn: Connection,
+    sid: str,
+    new: MessageStatus,
+    now: int,
+    *,
+    error_code: int | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """A final status (delivered, undelivered, failed) if still legal; False on a lost race."""
+    allowed = [s.value for s in allowed_from(new)]
+    result = conn.execute(
+        update(messages)
+        .where(m.sid == sid, m.status.in_(allowed))
+        .values(
+            status=new.value,
+            date_updated=now,
+            error_code=error_code,
+            error_message=error_message,
+        )
+    )
+    return result.rowcount > 0
