@@ -235,12 +235,16 @@ class Dispatcher:
 
     # ---- validity ---------------------------------------------------------------------
 
+    async def expire_due(self, now: int) -> None:
+        """Fail every message whose validity ended by `now` and that is still queued."""
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, sid, key = heapq.heappop(self._deadlines)
+            await self._expire(sid, key, now)
+
     async def _expiry(self) -> None:
         while not self._stop.is_set():
             now = self.clock.now_us()
-            while self._deadlines and self._deadlines[0][0] <= now:
-                _, sid, key = heapq.heappop(self._deadlines)
-                await self._expire(sid, key, now)
+            await self.expire_due(now)
             delay = (self._deadlines[0][0] - now) / SECOND_US if self._deadlines else POLL_S
             await _sleep_or_wake(self.clock, self._wake_expiry, min(delay, POLL_S))
             self._wake_expiry.clear()

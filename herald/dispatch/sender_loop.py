@@ -32,20 +32,22 @@ class SenderLoop:
     async def run(self) -> None:
         d, q = self.d, self.q
         while not d._stop.is_set():
+            now = d.clock.now_us()
+            await d.expire_due(now)  # never submit a message past its validity period
             wanted = q.wanted(MAX_BATCH)
             if wanted == 0:
                 return
-            admission = admit(q.window, d.clock.now_us(), q.mps, wanted)
+            admission = admit(q.window, now, q.mps, wanted)
             q.window = admission.window
             if admission.granted == 0:
                 await d.clock.sleep(admission.retry_after_us / SECOND_US)
                 continue
-            retry_after = await self._submit(q.take(admission.granted))
-            if retry_after:
-                await d.clock.sleep(retry_after)
+            retry_at = await self._submit(q.take(admission.granted))
+            if retry_at:  # the carrier pushed back: wait until it said, from its answer
+                await d.clock.sleep(max(0, retry_at - d.clock.now_us()) / SECOND_US)
 
-    async def _submit(self, taken: list[tuple[Entry, int, int]]) -> float:
-        """Submit the taken segments; the seconds to wait if the carrier pushed back."""
+    async def _submit(self, taken: list[tuple[Entry, int, int]]) -> int:
+        """Submit the taken segments; when to try again (µs) if the carrier pushed back."""
         d = self.d
         starting = [entry.row for entry, first, _ in taken if first == 1]
         if starting:
@@ -63,7 +65,7 @@ class SenderLoop:
         started = d.clock.now_us()
         results = await d.transport.submit([s for _, s in submissions])
         d.metrics.submit_seconds.observe((d.clock.now_us() - started) / SECOND_US)
-        return await self._record(submissions, results)
+        return await self._record(submissions, results, started)
 
     def _submission(self, entry: Entry, part: int) -> Submission:
         row = entry.row
@@ -82,8 +84,11 @@ class SenderLoop:
         )
 
     async def _record(
-        self, submissions: list[tuple[Entry, Submission]], results: list[SubmitResult]
-    ) -> float:
+        self,
+        submissions: list[tuple[Entry, Submission]],
+        results: list[SubmitResult],
+        answered_at: int,
+    ) -> int:
         d, now = self.d, self.d.clock.now_us()
         throttled: dict[str, tuple[Entry, int]] = {}
         failed: dict[str, tuple[Entry, int]] = {}
@@ -106,7 +111,7 @@ class SenderLoop:
             await d.db.write(finish(entry.row, MessageStatus.FAILED, now, d.sink, error_code=code))
         if failed:
             d.on_callbacks()
-        return retry_after
+        return answered_at + round(retry_after * SECOND_US) if throttled else 0
 
     def _requeue(self, throttled: dict[str, tuple[Entry, int]]) -> None:
         """Put pushed-back messages at the head again, in their order, from the first part

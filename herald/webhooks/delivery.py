@@ -14,12 +14,12 @@ import asyncio
 import inspect
 import logging
 import random
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
-import re
 from urllib.parse import quote_plus
 
 import aiohttp
@@ -245,7 +245,8 @@ class CallbackDelivery:
         self._timeout_s = timeout_s
         self._concurrency = concurrency
         self._per_host = per_host
-        self._poll_s = poll_s
+        self._poll_us = round(poll_s * 1e6)
+        self._cycle_at = 0
         self._keep_us = round(keep_delivered_s * 1e6)
         self._given_client = http_client
         self._jitter = jitter
@@ -292,9 +293,10 @@ class CallbackDelivery:
         self._wakeup.set()
 
     async def _idle(self) -> None:
+        """Wait for a wake-up or until a poll interval after the last cycle's `now`."""
         if self._wakeup.is_set():
             return
-        sleeper = asyncio.ensure_future(self._clock.sleep(self._poll_s))
+        sleeper = asyncio.ensure_future(self._sleep_until(self._cycle_at + self._poll_us))
         waiter = asyncio.ensure_future(self._wakeup.wait())
         try:
             await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -302,13 +304,19 @@ class CallbackDelivery:
             sleeper.cancel()
             waiter.cancel()
 
+    async def _sleep_until(self, deadline: int) -> None:
+        # Reading the time and starting the sleep with no await between them means a
+        # manual clock moved meanwhile is never missed.
+        while (left := deadline - self._clock.now_us()) > 0:
+            await self._clock.sleep(left / 1e6)
+
     async def _cycle(self) -> list[Callback]:
         """Record finished attempts and claim what the freed slots allow, in one commit."""
         done, self._finished = self._finished, []
         busy = self._busy.copy()
         busy.subtract(self._running[a.callback.id][0] for a in done)
         free = self._concurrency - len(self._running) + len(done)
-        now = self._clock.now_us()
+        now = self._cycle_at = self._clock.now_us()
         purge = now >= self._next_purge
 
         def write(conn: Connection) -> list[Callback]:

@@ -1,0 +1,209 @@
+"""The dispatcher on a manual clock, against the real simulator and a real database:
+rates to the segment, the overflow boundary, validity expiry to the second."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+
+from herald.carriers.simulator import CarrierSimulator
+from herald.clock import ManualClock
+from herald.dispatch.callback_sink import OutboxSink
+from herald.dispatch.dispatcher import Dispatcher
+from herald.domain import errors
+from herald.metrics import Metrics
+from herald.provisioning import create_account
+from herald.runtime import Runtime
+from herald.store import messages as message_store
+from herald.store import senders
+from herald.store.dispatch import queued_row
+from herald.store.schema import callbacks, messages, simulator_submissions
+from tests.store.test_records import _number, message
+
+START = 1_700_000_000_000_000
+SECOND = 1_000_000
+
+
+class Harness:
+    def __init__(self, runtime: Runtime, *, mps: int = 1, horizon_s: int = 14_400) -> None:
+        self.runtime = runtime
+        self.clock = ManualClock(START)
+        account = create_account(runtime, friendly_name="d", is_test=False)
+        self.account = account
+        self.number = replace(_number(runtime, account.sid, "+14155550100"), mps=mps)
+        runtime.db.run(lambda c: senders.insert_number(c, self.number))
+        self.sim = CarrierSimulator(runtime.db, self.clock, latency="instant")
+        self.dispatcher = Dispatcher(
+            runtime.db, self.clock, self.sim, OutboxSink(), horizon_s=horizon_s, metrics=Metrics()
+        )
+
+    def add(
+        self, n: int, *, body: str = "hi", validity: int | None = None, created: int = START
+    ) -> list[str]:
+        made = [
+            replace(
+                message(self.runtime, self.account.sid, i),
+                sender_sid=self.number.sid,
+                body=body,
+                num_segments=(len(body) + 152) // 153 if len(body) > 160 else 1,
+                validity_period=validity,
+                date_created=created + i,
+                status_callback="http://127.0.0.1:9/cb",
+            )
+            for i in range(n)
+        ]
+        self.runtime.db.run(lambda c: [message_store.insert_message(c, m) for m in made])
+        return [m.sid for m in made]
+
+    def submissions(self) -> list[tuple[str, int, int]]:
+        rows = self.runtime.db.run(
+            lambda c: c.execute(
+                select(
+                    simulator_submissions.c.message_sid,
+                    simulator_submissions.c.part,
+                    simulator_submissions.c.received_at,
+                ).order_by(simulator_submissions.c.id)
+            ).all()
+        )
+        return [(r[0], r[1], (r[2] - START) // SECOND) for r in rows]
+
+    def status(self, sid: str) -> tuple[str, int | None]:
+        row = self.runtime.db.run(
+            lambda c: c.execute(
+                select(messages.c.status, messages.c.error_code).where(messages.c.sid == sid)
+            ).first()
+        )
+        assert row is not None
+        return row[0], row[1]
+
+    def run(self, script: Callable[[Harness], Awaitable[None]]) -> None:
+        async def main() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(self.dispatcher.run(stop))
+            try:
+                await script(self)
+            finally:
+                stop.set()
+                await task
+
+        asyncio.run(main())
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for a condition (the loops run on threads' commits too), not for a time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.002)
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0.002)
+
+
+@pytest.fixture
+def harness(runtime: Runtime) -> Iterator[Harness]:
+    yield Harness(runtime)
+
+
+def test_one_mps_sender_emits_exactly_one_per_second(runtime: Runtime) -> None:
+    h = Harness(runtime, mps=1)
+    sids = h.add(100)
+
+    async def script(h: Harness) -> None:
+        await until(lambda: len(h.submissions()) == 1)
+        for second in range(1, 100):
+            h.clock.advance(0.5)
+            await settle()
+            assert len(h.submissions()) == second  # nothing early
+            h.clock.advance(0.5)
+            await until(lambda s=second: len(h.submissions()) == s + 1)
+
+    h.run(script)
+    sent = h.submissions()
+    assert [s[0] for s in sent] == sids  # FIFO
+    assert [s[2] for s in sent] == list(range(100))  # one per second, to the second
+
+
+def test_a_three_segment_message_takes_three_tokens(runtime: Runtime) -> None:
+    h = Harness(runtime, mps=1)
+    [long] = h.add(1, body="x" * 400)  # 3 segments
+    [short] = h.add(1, created=START + 10)
+
+    async def script(h: Harness) -> None:
+        await until(lambda: len(h.submissions()) == 1)
+        for second in range(1, 4):
+            h.clock.advance(1)
+            await until(lambda s=second: len(h.submissions()) == s + 1)
+        await until(lambda: h.status(long)[0] == "delivered")
+
+    h.run(script)
+    assert h.submissions() == [(long, 1, 0), (long, 2, 1), (long, 3, 2), (short, 1, 3)]
+
+
+def test_validity_expiry_to_the_second(runtime: Runtime) -> None:
+    h = Harness(runtime, mps=1)
+    sids = h.add(5, validity=2, created=START)
+
+    async def script(h: Harness) -> None:
+        await until(lambda: len(h.submissions()) == 1)
+        h.clock.advance(1)
+        await until(lambda: len(h.submissions()) == 2)
+        h.clock.advance(0.999)
+        await settle()
+        assert h.status(sids[2]) == ("queued", None)
+        h.clock.advance(0.001 + 0.000004)  # every deadline (created + i µs + 2 s) has passed
+        await until(lambda: all(h.status(s)[0] == "failed" for s in sids[2:]))
+
+    h.run(script)
+    assert [h.status(s) for s in sids[2:]] == [("failed", 30036)] * 3
+    assert len(h.submissions()) == 2
+    owed = runtime.db.run(
+        lambda c: c.execute(
+            select(callbacks.c.message_sid, callbacks.c.params).where(
+                callbacks.c.message_sid == sids[2]
+            )
+        ).all()
+    )
+    assert len(owed) == 1 and '"failed"' in owed[0][1] and '"30036"' in owed[0][1]
+
+
+def test_overflow_boundary(runtime: Runtime) -> None:
+    h = Harness(runtime, mps=1, horizon_s=5)  # room for 5 segments
+
+    def reserve(sid: str, segments: int) -> None:
+        base = message(runtime, h.account.sid)
+        row = queued_row(replace(base, sid=sid, sender_sid=h.number.sid, num_segments=segments))
+        runtime.db.run(lambda c: h.dispatcher.reserve(c, row, segments))
+
+    for i in range(4):
+        reserve(f"SM{i:032x}", 1)
+    with pytest.raises(errors.QueueFull):
+        reserve("SM" + "a" * 32, 2)  # 4 + 2 > 5
+    reserve("SM" + "b" * 32, 1)  # exactly 5 fits
+    with pytest.raises(errors.QueueFull):
+        reserve("SM" + "c" * 32, 1)
+    h.dispatcher.release("SM" + "b" * 32)
+    reserve("SM" + "d" * 32, 1)
+
+
+def test_throttled_submissions_are_retried(runtime: Runtime) -> None:
+    h = Harness(runtime, mps=100)
+    h.sim = CarrierSimulator(runtime.db, h.clock, latency="instant", capacity_per_s=3)
+    h.dispatcher.transport = h.sim
+    sids = h.add(5)
+
+    async def script(h: Harness) -> None:
+        await until(lambda: len(h.submissions()) == 3)
+        h.clock.advance(1)
+        await until(lambda: all(h.status(s)[0] == "delivered" for s in sids))
+
+    h.run(script)
+    assert [s[0] for s in h.submissions()] == sids
+    assert [s[2] for s in h.submissions()] == [0, 0, 0, 1, 1]
