@@ -173,10 +173,18 @@ def herald(
     postgres: _Postgres | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Herald]:
-    """One server per test module and backend; tests isolate themselves by account."""
+    """One server per test module and backend; tests isolate themselves by account.
+
+    A module that sets `DISPATCH = False` gets an API-only server (as `HERALD_DISPATCH=false`
+    runs one): its messages stay `queued`, so the paths refused before completion stay testable.
+    """
     tmp = tmp_path_factory.mktemp("herald")
     url = database_url(request.param, postgres, tmp)
-    runtime = build(Settings(data_dir=tmp, database_url=url, simulator_latency="instant"))
+    dispatch = getattr(request.module, "DISPATCH", True)
+    settings = Settings(
+        data_dir=tmp, database_url=url, simulator_latency="instant", dispatch=dispatch
+    )
+    runtime = build(settings)
     server = _Server(runtime)
     base_url = server.start()
     yield Herald(base_url=base_url, runtime=runtime, backend=request.param)

@@ -20,6 +20,9 @@ import pytest
 from tests.api import spec
 from tests.conftest import Herald
 
+# API-only server: messages stay queued, so refusals before completion can be tested.
+DISPATCH = False
+
 UNKNOWN_ACCOUNT = "AC0123456789abcdef0123456789abcdef"
 
 

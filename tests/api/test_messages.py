@@ -17,6 +17,9 @@ from herald.domain.status import MessageStatus
 from herald.store import messages as message_store
 from tests.conftest import Herald
 
+# API-only server: messages stay queued, so refusals before completion can be tested.
+DISPATCH = False
+
 SENDER = "SENDER"  # replaced by each test's own registered number
 _numbers = itertools.count(1000)
 

@@ -17,6 +17,9 @@ import pytest
 from tests.api import spec
 from tests.conftest import Herald
 
+# API-only server: messages stay queued, so refusals before completion can be tested.
+DISPATCH = False
+
 ACCOUNT = "/2010-04-01/Accounts/{Sid}.json"
 A = "/2010-04-01/Accounts/{AccountSid}"
 MESSAGES = f"{A}/Messages.json"
