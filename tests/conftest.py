@@ -11,9 +11,11 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import uvicorn
@@ -29,7 +31,21 @@ from herald.runtime import Runtime, build
 from herald.store import migrate
 from herald.store.db import normalize_url
 
+T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
+
+
+def eventually(check: Callable[[], T], timeout: float = 10.0) -> T:
+    """Wait for `check()` to return something truthy (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            assert result, "condition not reached in time"
+            return result
+        time.sleep(0.01)
+
+
 _counter = itertools.count()
 
 
@@ -183,7 +199,7 @@ def herald(
     dispatch = getattr(request.module, "DISPATCH", True)
     settings = Settings(
         data_dir=tmp, database_url=url, simulator_latency="instant", dispatch=dispatch
-    )
+    ).with_overrides(**getattr(request.module, "SETTINGS", {}))
     runtime = build(settings)
     server = _Server(runtime)
     base_url = server.start()
