@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300)
 WAIT_BUCKETS = (0.01, 0.1, 1, 10, 60, 600, 3600, 14_400, 36_000)
 
 QueueView = Callable[[], list[tuple[str, int, float]]]  # sender, backlog segments, head wait s
+CallbackView = Callable[[], dict[str, int]]  # delivered, failed_attempts, dead, in_flight
 
 
 class Metrics:
@@ -46,15 +47,12 @@ class Metrics:
             buckets=WAIT_BUCKETS,
             registry=self.registry,
         )
-        self.callbacks = Counter(
-            "herald_callbacks",
-            "Status callback attempts by result (delivered, failed, dead)",
-            ["result"],
-            registry=self.registry,
-        )
 
     def watch_queues(self, view: QueueView) -> None:
         self.registry.register(_QueueCollector(view))
+
+    def watch_callbacks(self, view: CallbackView) -> None:
+        self.registry.register(_CallbackCollector(view))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -78,6 +76,28 @@ class _QueueCollector(Collector):
             wait.add_metric([sender], head_wait)
         yield depth
         yield wait
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _CallbackCollector(Collector):
+    def __init__(self, view: CallbackView) -> None:
+        self._view = view
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        stats = self._view()
+        attempts = CounterMetricFamily(
+            "herald_callbacks",
+            "Status callback attempts by result (delivered; failed, to be retried; dead)",
+            labels=["result"],
+        )
+        for result in ("delivered", "failed_attempts", "dead"):
+            attempts.add_metric([result.removesuffix("_attempts")], stats.get(result, 0))
+        yield attempts
+        yield GaugeMetricFamily(
+            "herald_callbacks_in_flight", "Callbacks being delivered now", stats.get("in_flight", 0)
+        )
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -7,6 +7,7 @@ made.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,3 +101,5 @@ def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
         on_callbacks=runtime.delivery.wake,
     )
     runtime.metrics.watch_queues(runtime.dispatcher.queue_view)
+    delivery = runtime.delivery
+    runtime.metrics.watch_callbacks(lambda: dataclasses.asdict(delivery.stats))

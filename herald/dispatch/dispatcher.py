@@ -262,6 +262,7 @@ class Dispatcher:
             finish(entry.row, MessageStatus.FAILED, now, self.sink, error_code=30036)
         )
         self.metrics.messages.labels("failed").inc()
+        log.info("message sid=%s status=failed error_code=30036 reason=validity_expired", sid)
         self.on_callbacks()
 
     # ---- receipts ---------------------------------------------------------------------
@@ -280,6 +281,12 @@ class Dispatcher:
                 (receipt.done_at_us - entry.sent_at_us) / SECOND_US
             )
         self.metrics.messages.labels(status.value).inc()
+        log.debug(
+            "message sid=%s status=%s error_code=%s",
+            receipt.message_sid,
+            status.value,
+            receipt.error_code,
+        )
         await self.db.write(
             finish(
                 row,

@@ -7,6 +7,7 @@ out over several wake-ups; it is `sent` once the carrier has accepted all its pa
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from herald.store import dispatch as store
 
 if TYPE_CHECKING:
     from herald.dispatch.dispatcher import Dispatcher
+
+log = logging.getLogger("herald.dispatch")
 
 MAX_BATCH = 500  # segments per submit call
 
@@ -108,6 +111,7 @@ class SenderLoop:
         for entry, code in failed.values():
             d.forget(entry)
             d.metrics.messages.labels("failed").inc()
+            log.info("message sid=%s status=failed error_code=%s reason=refused", entry.sid, code)
             await d.db.write(finish(entry.row, MessageStatus.FAILED, now, d.sink, error_code=code))
         if failed:
             d.on_callbacks()
@@ -141,6 +145,7 @@ class SenderLoop:
             return
         sent = []
         for entry in done.values():
+            log.debug("message sid=%s status=sent carrier=%s", entry.sid, entry.carrier)
             d.forget(entry)
             d.inflight[entry.sid] = entry
             entry.sent_at_us = now

@@ -115,3 +115,4 @@ def test_metrics_show_queues_and_statuses(herald: Herald, receiver: Receiver) ->
     assert 'herald_messages_total{status="delivered"}' in text
     assert f'herald_queue_depth_segments{{sender="{number}"}} 0.0' in text
     assert "herald_submit_seconds_bucket" in text
+    assert 'herald_callbacks_total{result="delivered"}' in text
