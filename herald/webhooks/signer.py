@@ -1,10 +1,10 @@
-"""Twilio's `X-Twilio-Signature` (reference §9.3), so receivers can keep validating
-Herald's webhooks with Twilio's own helper libraries.
+"""Twilio's `X-Twilio-Signature` (reference §9.3) and the signed request it goes on, so
+receivers keep validating Herald's webhooks with Twilio's own helper libraries.
 
 The signed string is the full URL requested, then each POST parameter as name + value,
 names in byte order and, for a repeated name, its values sorted. Identical pairs count
 once, as in twilio-python's `RequestValidator`. HMAC-SHA1 keyed with the account's Auth
-Token, Base64-encoded.
+Token, Base64-encoded. The URL signed is the URL as it goes on the wire.
 """
 
 from __future__ import annotations
@@ -12,7 +12,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote_plus
+
+import yarl
+
+from herald.webhooks.callbacks import Callback, event_time
+
+USER_AGENT = "Herald/0.1 (TwilioProxy-compatible)"
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def signed_string(url: str, params: Iterable[tuple[str, str]]) -> str:
@@ -26,3 +36,52 @@ def sign(url: str, params: Iterable[tuple[str, str]], auth_token: str) -> str:
         auth_token.encode(), signed_string(url, params).encode(), hashlib.sha1
     ).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def wire_url(url: str) -> str:
+    """The URL as it goes on the wire (what receivers see and validate): normalised
+    percent-encoding, no fragment, and `/` for an empty path."""
+    parsed = yarl.URL(url).with_fragment(None)
+    text = str(parsed)
+    if not parsed.raw_query_string and not text.endswith("/") and parsed.raw_path == "/":
+        text += "/"
+    return text
+
+
+def form_encode(params: Iterable[tuple[str, str]]) -> str:
+    """`application/x-www-form-urlencoded` as `urlencode` writes it, without quoting the
+    SIDs and statuses that need none (most of a callback)."""
+
+    def quoted(text: str) -> str:
+        return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
+
+    return "&".join(f"{quoted(name)}={quoted(value)}" for name, value in params)
+
+
+def build_request(callback: Callback, auth_token: str) -> Request:
+    """The signed request for `callback` (§9.3: a GET's parameters are in its URL)."""
+    url = wire_url(callback.url)
+    form = form_encode(callback.params)
+    method = callback.method.upper()
+    if method == "GET":
+        url += ("&" if "?" in url else "?") + form
+        signature, body = sign(url, (), auth_token), b""
+    else:
+        signature, body = sign(url, callback.params, auth_token), form.encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": USER_AGENT,
+        "X-Twilio-Signature": signature,
+        "I-Twilio-Idempotency-Token": f"{callback.message_sid}-{callback.sequence}",
+        "X-Herald-Sequence": str(callback.sequence),
+        "X-Herald-Event-Time": event_time(callback.event_time),
+    }
+    return Request(method=method, url=url, headers=headers, body=body)
