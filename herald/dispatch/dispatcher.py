@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import threading
 from collections.abc import Callable
 from functools import partial
 
@@ -30,7 +31,6 @@ from herald.domain.ratelimit import (
     SECOND_US,
     default_mps,
     validity_deadline,
-    would_overflow,
 )
 from herald.domain.senders import SenderKind
 from herald.domain.status import MessageStatus
@@ -42,6 +42,7 @@ from herald.store.dispatch import QueuedRow
 log = logging.getLogger("herald.dispatch")
 
 POLL_S = 1.0
+RECEIPT_WAIT_S = 72 * 3600  # in-memory wait for a receipt; carriers give up well before
 LOAD_BATCH = 5_000
 
 
@@ -74,6 +75,7 @@ class Dispatcher:
         self._deadlines: list[tuple[int, str, str]] = []  # (deadline, sid, queue key)
         self._entries: dict[str, Entry] = {}
         self._reserved: dict[str, str] = {}  # message SID -> queue key, until it is queued
+        self._queues_lock = threading.Lock()
         self._high_water = 0
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._group: asyncio.TaskGroup | None = None
@@ -88,9 +90,8 @@ class Dispatcher:
         """Refuse with 21611 a message that would overflow its sender's queue, else count
         it in the backlog until it is queued. Runs inside the create's write function."""
         queue = self._queue_for(conn, row)
-        if would_overflow(queue.backlog, segments, queue.mps, self.horizon_s):
+        if not queue.reserve_within(row.sid, segments, self.horizon_s):
             raise errors.QueueFull()
-        queue.reserve(row.sid, segments)
         self._reserved[row.sid] = queue.key
 
     def release(self, sid: str) -> None:
@@ -183,10 +184,11 @@ class Dispatcher:
         return queue
 
     def _queue_from_cache(self, row: QueuedRow) -> SenderQueue:
+        with self._queues_lock:  # the writer thread may create one too (PostgreSQL)
+            return self.queues.get(queue_key(row)) or self._new_queue(row)
+
+    def _new_queue(self, row: QueuedRow) -> SenderQueue:
         key = queue_key(row)
-        queue = self.queues.get(key)
-        if queue is not None:
-            return queue
         sender = self.sender_cache.get(row.sender_sid or "")
         if sender is None:
             queue = SenderQueue(
@@ -241,10 +243,21 @@ class Dispatcher:
             _, sid, key = heapq.heappop(self._deadlines)
             await self._expire(sid, key, now)
 
+    def _forget_unanswered(self, now: int) -> None:
+        """Stop waiting for receipts that never came (the message stays `sent`, as with
+        Twilio); a late one is still applied, read from the store."""
+        horizon = now - RECEIPT_WAIT_S * SECOND_US
+        while self.inflight:
+            sid, entry = next(iter(self.inflight.items()))
+            if entry.sent_at_us > horizon:
+                return
+            del self.inflight[sid]
+
     async def _expiry(self) -> None:
         while not self._stop.is_set():
             now = self.clock.now_us()
             await self.expire_due(now)
+            self._forget_unanswered(now)
             delay = (self._deadlines[0][0] - now) / SECOND_US if self._deadlines else POLL_S
             await _sleep_or_wake(self.clock, self._wake_expiry, min(delay, POLL_S))
             self._wake_expiry.clear()
@@ -253,10 +266,11 @@ class Dispatcher:
         entry = self._entries.get(sid)
         if entry is None or entry.next_part > 1:
             return  # already on its way: validity counts only time in Herald's queue
-        entry.expired = True
         queue = self.queues.get(key)
         if queue is not None:
-            queue.backlog -= entry.remaining
+            queue.drop(entry)
+        else:
+            entry.expired = True
         self.forget(entry)
         await self.db.write(
             finish(entry.row, MessageStatus.FAILED, now, self.sink, error_code=30036)

@@ -3,11 +3,12 @@ rate window. The store is the durable truth; these are rebuilt from it at start.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from herald.domain.ratelimit import Window
+from herald.domain.ratelimit import Window, would_overflow
 from herald.domain.senders import SenderKind
 from herald.store.dispatch import QueuedRow
 
@@ -53,21 +54,45 @@ class SenderQueue:
     window: Window = field(default_factory=Window)
     backlog: int = 0  # segments queued and not yet submitted (the overflow rule's count)
     reserved: dict[str, int] = field(default_factory=dict)  # accepted, not yet queued
+    # The overflow check runs in the create's write function, which is the writer
+    # thread on PostgreSQL: every change of the backlog takes this lock.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def push(self, entry: Entry) -> None:
-        self.entries.append(entry)
-        self.backlog += entry.remaining - self.reserved.pop(entry.sid, 0)
+        with self.lock:
+            self.entries.append(entry)
+            self.backlog += entry.remaining - self.reserved.pop(entry.sid, 0)
 
     def push_front(self, entry: Entry) -> None:
-        self.entries.appendleft(entry)
-        self.backlog += entry.remaining
+        with self.lock:
+            self.entries.appendleft(entry)
+            self.backlog += entry.remaining
 
-    def reserve(self, sid: str, segments: int) -> None:
-        self.reserved[sid] = segments
-        self.backlog += segments
+    def reserve_within(self, sid: str, segments: int, horizon_s: int) -> bool:
+        """Count `segments` in the backlog unless they would overflow the queue (False)."""
+        with self.lock:
+            if would_overflow(self.backlog, segments, self.mps, horizon_s):
+                return False
+            self.reserved[sid] = segments
+            self.backlog += segments
+            return True
 
     def release(self, sid: str) -> None:
-        self.backlog -= self.reserved.pop(sid, 0)
+        with self.lock:
+            self.backlog -= self.reserved.pop(sid, 0)
+
+    def drop(self, entry: Entry) -> None:
+        """An entry leaves without being sent (expired)."""
+        with self.lock:
+            entry.expired = True
+            self.backlog -= entry.remaining
+
+    def unqueue(self, entry: Entry) -> None:
+        """Take an entry back out of the queue (to put it back at the head)."""
+        with self.lock:
+            if entry in self.entries:
+                self.entries.remove(entry)
+                self.backlog -= entry.remaining
 
     def wanted(self, limit: int) -> int:
         """Segments at the head worth asking the rate window for (at most `limit`)."""
@@ -82,6 +107,10 @@ class SenderQueue:
 
     def take(self, segments: int) -> list[tuple[Entry, int, int]]:
         """Up to `segments` segments from the head: (entry, first part, last part)."""
+        with self.lock:
+            return self._take(segments)
+
+    def _take(self, segments: int) -> list[tuple[Entry, int, int]]:
         taken: list[tuple[Entry, int, int]] = []
         while segments > 0 and self.entries:
             entry = self.entries[0]

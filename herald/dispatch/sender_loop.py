@@ -121,9 +121,7 @@ class SenderLoop:
         """Put pushed-back messages at the head again, in their order, from the first part
         the carrier refused; the parts it accepted are not sent again."""
         for entry, part in reversed(list(throttled.values())):
-            if entry in self.q.entries:
-                self.q.entries.remove(entry)
-                self.q.backlog -= entry.remaining
+            self.q.unqueue(entry)
             entry.next_part = part
             self.q.push_front(entry)
 

@@ -11,7 +11,6 @@ lease simply runs out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,7 +32,7 @@ from sqlalchemy.orm import aliased
 
 from herald.store.raw import RawStatement
 from herald.store.schema import callbacks, messages
-from herald.webhooks.callbacks import Callback, CallbackState, origin_of
+from herald.webhooks.callbacks import Attempt, Callback, CallbackState, origin_of
 
 PENDING = CallbackState.PENDING.value
 DEAD = CallbackState.DEAD.value
@@ -79,17 +78,6 @@ _HOLD_SUCCESSORS = RawStatement(
     )
     .values(next_attempt_at=bindparam("next_attempt_at"))
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Attempt:
-    """The outcome of one delivery attempt, as the delivery loop decided it."""
-
-    callback: Callback
-    state: CallbackState  # DELIVERED, PENDING (retry at next_attempt_at) or DEAD
-    next_attempt_at: int
-    error: str | None = None
-    status_code: int | None = None
 
 
 def _callback(row: Sequence[Any]) -> Callback:

@@ -1,5 +1,6 @@
 """Status callbacks as values: the form Twilio posts when a message changes status
-(reference §9.2), and a callback as the outbox keeps it.
+(reference §9.2), a callback as the outbox keeps it, and the retry decision after each
+attempt.
 
 The parameters are built once, when the status changes, and stored with the callback,
 so every retry posts exactly what was signed the first time.
@@ -15,6 +16,7 @@ from herald.domain.status import MessageStatus
 from herald.domain.timestamps import to_datetime
 
 API_VERSION = "2010-04-01"
+MAX_BACKOFF_S = 3600.0
 UNKNOWN_ERROR = 30008  # Twilio's "Unknown error", when a failure carries no code
 
 Params = tuple[tuple[str, str], ...]
@@ -65,6 +67,62 @@ class Callback:
     date_updated: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """The outcome of one delivery attempt: delivered, retry at `next_attempt_at`, or dead."""
+
+    callback: Callback
+    state: CallbackState
+    next_attempt_at: int
+    error: str | None = None
+    status_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    backoff_s: float = 1.0
+    max_backoff_s: float = MAX_BACKOFF_S
+    jitter: float = 0.1  # up to this fraction is added to each delay
+
+    def delay_s(self, attempt: int, draw: float) -> float:
+        """The wait after failed attempt number `attempt` (1-based); `draw` is in [0, 1)."""
+        base = min(self.backoff_s * 2.0 ** (attempt - 1), self.max_backoff_s)
+        return base * (1 + self.jitter * draw)
+
+
+def judge(
+    callback: Callback,
+    status_code: int | None,
+    error: str | None,
+    now: int,
+    policy: RetryPolicy,
+    draw: float,
+) -> Attempt:
+    """Delivered on a 2xx; anything else is retried after a backoff, or dead-lettered
+    when it was the last attempt allowed."""
+    if status_code is not None and 200 <= status_code < 300:
+        return Attempt(
+            callback=callback,
+            state=CallbackState.DELIVERED,
+            next_attempt_at=now,
+            status_code=status_code,
+        )
+    error = error or f"HTTP {status_code}"
+    attempt = callback.attempts + 1
+    if attempt >= policy.max_attempts:
+        state, due = CallbackState.DEAD, now
+    else:
+        state, due = CallbackState.PENDING, now + round(policy.delay_s(attempt, draw) * 1e6)
+    return Attempt(
+        callback=callback,
+        state=state,
+        next_attempt_at=due,
+        error=error[:500],
+        status_code=status_code,
+    )
+
+
 def status_params(
     message: MessageFacts,
     status: MessageStatus,
@@ -106,8 +164,11 @@ def raw_dlr_done_date(us: int) -> str:
 
 def event_time(us: int) -> str:
     """ISO 8601 UTC with milliseconds, for the `X-Herald-Event-Time` header."""
-    moment = to_datetime(us)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = to_datetime(us)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond // 1000:03d}Z"
+    )
 
 
 def origin_of(url: str) -> str:

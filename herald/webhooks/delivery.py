@@ -2,10 +2,11 @@
 exponential backoff, dead-letter after `max_attempts`.
 
 A loop of its own, so a slow receiver never slows sending. Each cycle is one
-transaction that records the finished attempts and claims the next due callbacks, so
-callback n+1 of a message is claimable the moment n's outcome is stored. Requests are
-bounded overall (`concurrency`) and per host (`per_host`): a receiver that times out
-holds at most `per_host` slots and the rest keep flowing to other hosts.
+transaction that stores the finished attempts and claims more, so callback n+1 of a
+message is claimable the moment n's outcome is stored. Claims run ahead of the free
+request slots (up to twice as many held), so requests never wait on a commit.
+Requests are bounded overall (`concurrency`) and per host (`per_host`), and a host holds
+at most twice its share of claims: a receiver that times out ties up only its own share.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import asyncio
 import inspect
 import logging
 import random
-import re
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import quote_plus
 
 import aiohttp
 import yarl
@@ -29,18 +28,23 @@ from sqlalchemy.engine import Connection
 from herald.clock import Clock
 from herald.store import accounts as account_store
 from herald.store import callbacks as store
-from herald.store.callbacks import Attempt
 from herald.store.db import Database
-from herald.webhooks.callbacks import Callback, CallbackState, event_time, origin_of
-from herald.webhooks.signer import sign
+from herald.webhooks.callbacks import (
+    Attempt,
+    Callback,
+    CallbackState,
+    RetryPolicy,
+    judge,
+    origin_of,
+)
+from herald.webhooks.signer import build_request
 
 log = logging.getLogger("herald.webhooks")
 
-USER_AGENT = "Herald/0.1 (TwilioProxy-compatible)"
 CONNECT_TIMEOUT_S = 5.0  # Twilio's default connect timeout (reference §9.4)
-MAX_BACKOFF_S = 3600.0
 MAX_BODY = 65_536  # bytes of a receiver's answer read before the connection is dropped
 PURGE_EVERY_US = 60_000_000
+AHEAD = 2  # claims held per request slot
 
 TokenLookup = Callable[[str], Awaitable[str | None] | str | None]
 
@@ -95,102 +99,6 @@ class AiohttpClient:
             raise WebhookFailure(f"{type(exc).__name__}: {exc}") from exc
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Request:
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes
-
-
-def wire_url(url: str) -> str:
-    """The URL as it goes on the wire (what receivers see and validate): normalised
-    percent-encoding, no fragment, and `/` for an empty path."""
-    parsed = yarl.URL(url).with_fragment(None)
-    text = str(parsed)
-    if not parsed.raw_query_string and not text.endswith("/") and parsed.raw_path == "/":
-        text += "/"
-    return text
-
-
-_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
-
-
-def form_encode(params: Iterable[tuple[str, str]]) -> str:
-    """`application/x-www-form-urlencoded`, as `urlencode` writes it, but skipping the
-    quoting of the SIDs and statuses that need none (most of a callback)."""
-
-    def quoted(text: str) -> str:
-        return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
-
-    return "&".join(f"{quoted(name)}={quoted(value)}" for name, value in params)
-
-
-def build_request(callback: Callback, auth_token: str) -> Request:
-    """The signed request for `callback` (§9.3: a GET's parameters are in its URL)."""
-    url = wire_url(callback.url)
-    form = form_encode(callback.params)
-    body = form.encode()
-    if callback.method.upper() == "GET":
-        url += ("&" if "?" in url else "?") + form
-        signature, body = sign(url, (), auth_token), b""
-    else:
-        signature = sign(url, callback.params, auth_token)
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "User-Agent": USER_AGENT,
-        "X-Twilio-Signature": signature,
-        "I-Twilio-Idempotency-Token": f"{callback.message_sid}-{callback.sequence}",
-        "X-Herald-Sequence": str(callback.sequence),
-        "X-Herald-Event-Time": event_time(callback.event_time),
-    }
-    return Request(method=callback.method.upper(), url=url, headers=headers, body=body)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryPolicy:
-    max_attempts: int = 8
-    backoff_s: float = 1.0
-    max_backoff_s: float = MAX_BACKOFF_S
-    jitter: float = 0.1  # up to this fraction is added to each delay
-
-    def delay_s(self, attempt: int, draw: float) -> float:
-        """The wait after failed attempt number `attempt` (1-based); `draw` is in [0, 1)."""
-        base = min(self.backoff_s * 2.0 ** (attempt - 1), self.max_backoff_s)
-        return base * (1 + self.jitter * draw)
-
-
-def judge(
-    callback: Callback,
-    status_code: int | None,
-    error: str | None,
-    now: int,
-    policy: RetryPolicy,
-    draw: float,
-) -> Attempt:
-    """Delivered on a 2xx; otherwise retried after a backoff, or dead at the last attempt."""
-    if status_code is not None and 200 <= status_code < 300:
-        return Attempt(
-            callback=callback,
-            state=CallbackState.DELIVERED,
-            next_attempt_at=now,
-            status_code=status_code,
-        )
-    error = error or f"HTTP {status_code}"
-    attempt = callback.attempts + 1
-    if attempt >= policy.max_attempts:
-        state, due = CallbackState.DEAD, now
-    else:
-        state, due = CallbackState.PENDING, now + round(policy.delay_s(attempt, draw) * 1e6)
-    return Attempt(
-        callback=callback,
-        state=state,
-        next_attempt_at=due,
-        error=error[:500],
-        status_code=status_code,
-    )
-
-
 class TokenCache:
     """Auth tokens by account SID, remembered for `ttl_s`; signing needs one per request."""
 
@@ -218,7 +126,8 @@ class DeliveryStats:
     delivered: int = 0
     failed_attempts: int = 0
     dead: int = 0
-    in_flight: int = 0
+    in_flight: int = 0  # requests under way
+    held: int = 0  # claimed and not yet stored as attempted: in flight, waiting or finished
 
 
 class CallbackDelivery:
@@ -246,14 +155,17 @@ class CallbackDelivery:
         self._concurrency = concurrency
         self._per_host = per_host
         self._poll_us = round(poll_s * 1e6)
-        self._cycle_at = 0
         self._keep_us = round(keep_delivered_s * 1e6)
         self._given_client = http_client
         self._jitter = jitter
         self._wakeup = asyncio.Event()
-        self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}  # id → origin, task
-        self._busy: Counter[str] = Counter()  # requests in flight by origin
+        self._held: dict[int, str] = {}  # callback id → origin, from claim until stored
+        self._held_by_origin: Counter[str] = Counter()
+        self._waiting: dict[str, deque[Callback]] = {}  # claimed, not started, by origin
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._running_by_origin: Counter[str] = Counter()
         self._finished: list[Attempt] = []
+        self._cycle_at = 0
         self._next_purge = 0
         self.stats = DeliveryStats()
 
@@ -268,11 +180,8 @@ class CallbackDelivery:
             while not stop.is_set():
                 self._wakeup.clear()
                 for callback in await self._cycle():
-                    origin = origin_of(callback.url)
-                    task = tasks.create_task(self._attempt(client, callback))
-                    self._running[callback.id] = (origin, task)
-                    self._busy[origin] += 1
-                self.stats.in_flight = len(self._running)
+                    self._hold(callback)
+                self._start_waiting(client, tasks)
                 if not self._finished:
                     await self._idle()
             watcher.cancel()
@@ -311,23 +220,23 @@ class CallbackDelivery:
             await self._clock.sleep(left / 1e6)
 
     async def _cycle(self) -> list[Callback]:
-        """Record finished attempts and claim what the freed slots allow, in one commit."""
+        """Store finished attempts and claim as many as may be held, in one commit."""
         done, self._finished = self._finished, []
-        busy = self._busy.copy()
-        busy.subtract(self._running[a.callback.id][0] for a in done)
-        free = self._concurrency - len(self._running) + len(done)
+        busy = self._held_by_origin.copy()
+        busy.subtract(self._held[a.callback.id] for a in done)
+        room = AHEAD * self._concurrency - len(self._held) + len(done)
         now = self._cycle_at = self._clock.now_us()
         purge = now >= self._next_purge
+        lease = now + round((AHEAD * self._timeout_s + 30) * 1e6)
 
         def write(conn: Connection) -> list[Callback]:
             store.record(conn, done, now)
             if purge:
                 store.purge_delivered(conn, now - self._keep_us)
-            if free <= 0:
+            if room <= 0:
                 return []
-            lease = now + round((2 * self._timeout_s + 30) * 1e6)
             return store.claim_due(
-                conn, now, free, lease_until=lease, busy=busy, per_origin=self._per_host
+                conn, now, room, lease_until=lease, busy=+busy, per_origin=AHEAD * self._per_host
             )
 
         try:
@@ -341,42 +250,67 @@ class CallbackDelivery:
         if purge:
             self._next_purge = now + PURGE_EVERY_US
         self._settle(done)
-        return [c for c in claimed if c.id not in self._running]
+        return [c for c in claimed if c.id not in self._held]
+
+    def _hold(self, callback: Callback) -> None:
+        origin = origin_of(callback.url)
+        self._held[callback.id] = origin
+        self._held_by_origin[origin] += 1
+        self._waiting.setdefault(origin, deque()).append(callback)
+        self.stats.held = len(self._held)
 
     def _settle(self, done: list[Attempt]) -> None:
-        """Their outcomes are stored: free their slots and count them."""
+        """Their outcomes are stored: let go of them and count them."""
         for attempt in done:
-            origin, _ = self._running.pop(attempt.callback.id)
-            self._busy[origin] -= 1
+            self._held_by_origin[self._held.pop(attempt.callback.id)] -= 1
             if attempt.state is CallbackState.DELIVERED:
                 self.stats.delivered += 1
             else:
                 self.stats.failed_attempts += 1
                 self.stats.dead += attempt.state is CallbackState.DEAD
+        self.stats.held = len(self._held)
+
+    def _start_waiting(self, client: HttpClient, tasks: asyncio.TaskGroup) -> None:
+        """Start waiting callbacks while there are free slots, overall and at their host."""
+        for origin, queue in list(self._waiting.items()):
+            while queue and len(self._running) < self._concurrency:
+                if self._running_by_origin[origin] >= self._per_host:
+                    break
+                callback = queue.popleft()
+                task = tasks.create_task(self._attempt(client, tasks, callback, origin))
+                self._running[callback.id] = task
+                self._running_by_origin[origin] += 1
+            if not queue:
+                del self._waiting[origin]
         self.stats.in_flight = len(self._running)
 
-    async def _attempt(self, client: HttpClient, callback: Callback) -> None:
-        status: int | None = None
-        error: str | None = None
+    async def _attempt(
+        self, client: HttpClient, tasks: asyncio.TaskGroup, callback: Callback, origin: str
+    ) -> None:
+        status, error = await self._post(client, callback)
+        draw = self._jitter() if self._jitter is not None else 0.0
+        now = self._clock.now_us()
+        self._finished.append(judge(callback, status, error, now, self._policy, draw))
+        del self._running[callback.id]
+        self._running_by_origin[origin] -= 1
+        self._start_waiting(client, tasks)
+        self._wakeup.set()
+
+    async def _post(self, client: HttpClient, callback: Callback) -> tuple[int | None, str | None]:
+        """The receiver's HTTP status, or why there was none."""
         try:
             token = await self._token(callback.account_sid)
             if token is None:
-                error = f"account {callback.account_sid} not found: cannot sign"
-            else:
-                request = build_request(callback, token)
-                status = await client.send(
-                    request.method, request.url, request.headers, request.body
-                )
+                return None, f"account {callback.account_sid} not found: cannot sign"
+            request = build_request(callback, token)
+            return await client.send(
+                request.method, request.url, request.headers, request.body
+            ), None
         except WebhookFailure as exc:
-            error = str(exc)
+            return None, str(exc)
         except Exception as exc:
             log.exception("callback %d: unexpected delivery error", callback.id)
-            error = f"{type(exc).__name__}: {exc}"
-        draw = self._jitter() if self._jitter is not None else 0.0
-        self._finished.append(
-            judge(callback, status, error, self._clock.now_us(), self._policy, draw)
-        )
-        self._wakeup.set()
+            return None, f"{type(exc).__name__}: {exc}"
 
     async def _token(self, account_sid: str) -> str | None:
         found = self._tokens(account_sid)
@@ -384,12 +318,12 @@ class CallbackDelivery:
 
     async def _shutdown(self) -> None:
         """Cancel requests in flight; store what finished and make the rest due again."""
-        for _, task in self._running.values():
+        for task in self._running.values():
             task.cancel()
-        await asyncio.gather(*(task for _, task in self._running.values()), return_exceptions=True)
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
         done, self._finished = self._finished, []
         recorded = {a.callback.id for a in done}
-        unfinished = [i for i in self._running if i not in recorded]
+        unfinished = [i for i in self._held if i not in recorded]
         now = self._clock.now_us()
 
         def write(conn: Connection) -> None:
@@ -401,6 +335,9 @@ class CallbackDelivery:
         except Exception:
             log.exception("could not release %d callbacks at shutdown", len(unfinished))
         self._settle(done)
+        self._held.clear()
+        self._held_by_origin.clear()
+        self._waiting.clear()
         self._running.clear()
-        self._busy.clear()
-        self.stats.in_flight = 0
+        self._running_by_origin.clear()
+        self.stats.in_flight = self.stats.held = 0

@@ -10,6 +10,7 @@ Token, Base64-encoded. The URL signed is the URL as it goes on the wire.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -56,14 +57,20 @@ def wire_url(url: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=8192)
+def _quoted(text: str) -> str:
+    return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
+
+
 def form_encode(params: Iterable[tuple[str, str]]) -> str:
-    """`application/x-www-form-urlencoded` as `urlencode` writes it, without quoting the
-    SIDs and statuses that need none (most of a callback)."""
-
-    def quoted(text: str) -> str:
-        return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
-
-    return "&".join(f"{quoted(name)}={quoted(value)}" for name, value in params)
+    """`application/x-www-form-urlencoded` as `urlencode` writes it. SIDs and statuses,
+    most of a callback, need no quoting; names and numbers repeat, so quoting is cached."""
+    return "&".join(
+        (name if name.isalnum() else _quoted(name))
+        + "="
+        + (value if value.isascii() and value.isalnum() else _quoted(value))
+        for name, value in params
+    )
 
 
 def build_request(callback: Callback, auth_token: str) -> Request:
