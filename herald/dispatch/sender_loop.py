@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from herald.carriers.base import Submission, SubmitResult
 from herald.dispatch.queues import Entry, SenderQueue
 from herald.dispatch.transitions import SentMessage, finish, mark_sending, mark_sent
-from herald.domain.ratelimit import SECOND_US, admit
+from herald.domain.ratelimit import SECOND_US, admit, restamp
 from herald.domain.status import MessageStatus
 from herald.store import dispatch as store
 
@@ -45,11 +45,11 @@ class SenderLoop:
             if admission.granted == 0:
                 await d.clock.sleep(admission.retry_after_us / SECOND_US)
                 continue
-            retry_at = await self._submit(q.take(admission.granted))
+            retry_at = await self._submit(q.take(admission.granted), granted_at=now)
             if retry_at:  # the carrier pushed back: wait until it said, from its answer
                 await d.clock.sleep(max(0, retry_at - d.clock.now_us()) / SECOND_US)
 
-    async def _submit(self, taken: list[tuple[Entry, int, int]]) -> int:
+    async def _submit(self, taken: list[tuple[Entry, int, int]], *, granted_at: int) -> int:
         """Submit the taken segments; when to try again (µs) if the carrier pushed back."""
         d = self.d
         starting = [entry.row for entry, first, _ in taken if first == 1]
@@ -66,6 +66,7 @@ class SenderLoop:
                 (entry, self._submission(entry, part)) for part in range(first, last + 1)
             )
         started = d.clock.now_us()
+        self.q.window = restamp(self.q.window, granted_at, started)
         results = await d.transport.submit([s for _, s in submissions])
         d.metrics.submit_seconds.observe((d.clock.now_us() - started) / SECOND_US)
         return await self._record(submissions, results, started)

@@ -49,6 +49,21 @@ def admit(window: Window, now_us: int, mps: int, wanted: int) -> Admission:
     return Admission(granted=granted, retry_after_us=retry_after, window=Window(grants=recent))
 
 
+def restamp(window: Window, granted_at_us: int, now_us: int) -> Window:
+    """Move the latest grant to when its segments really reach the carrier.
+
+    A grant is made before the intent to send is committed, and that commit may take a
+    while; counting the segments from the later moment keeps every one-second window of
+    actual submissions within the rate (it only ever makes the window stricter).
+    """
+    if not window.grants or now_us <= granted_at_us:
+        return window
+    *older, (at, count) = window.grants
+    if at != granted_at_us:
+        return window
+    return Window(grants=(*older, (now_us, count)))
+
+
 def default_mps(kind: SenderKind, country: str) -> int:
     """Twilio's default sender rates (§8.1, data/sender_defaults.csv): US/CA long codes 1,
     toll-free 3, short codes 100 (or their country's rate), everything else 10."""

@@ -2,24 +2,25 @@
 status change they report, then claimed, attempted and marked by the delivery loop.
 
 A message's callbacks go out in `sequence` order: only a message's lowest pending
-callback is ever due, so callback n+1 waits until n is delivered or dead. Claiming
-leases a callback (moves `next_attempt_at` past the request's time limit) with a guarded
-update, so two processes on one PostgreSQL never both take it; a crashed process's
-lease simply runs out.
+callback is ever claimed, so callback n+1 waits until n is delivered or dead. Claiming
+leases a callback (moves `next_attempt_at` past the request's time limit); on PostgreSQL
+the claim locks with SKIP LOCKED, so two processes never both take one, and a crashed
+process's lease simply runs out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Select,
     bindparam,
     delete,
-    exists,
     func,
     insert,
     literal_column,
@@ -37,10 +38,17 @@ from herald.webhooks.callbacks import Attempt, Callback, CallbackState, origin_o
 PENDING = CallbackState.PENDING.value
 DEAD = CallbackState.DEAD.value
 DELIVERED = CallbackState.DELIVERED.value
-_IS_PENDING = callbacks.c.state == literal_column(
-    f"'{PENDING}'"
-)  # raw statements bind no constants
-_URL = 4  # position of `url` in a row of all columns
+_PENDING_SQL: ColumnElement[str] = literal_column(f"'{PENDING}'")
+_IS_PENDING = callbacks.c.state == _PENDING_SQL
+
+
+def _still_pending(table: FromClause) -> ColumnElement[bool]:
+    """`state || '' = 'pending'`: a filter on rows found by another index. Written so that
+    PostgreSQL, before it has statistics, never intersects the whole state index instead."""
+    return table.c.state.concat(literal_column("''")) == _PENDING_SQL
+
+
+_SEQUENCE, _URL, _HEAD = 3, 4, 15  # positions in a row of all columns, then the head
 
 _UNSET = ("id", "last_error", "last_status_code")
 _INSERT = RawStatement(
@@ -66,15 +74,15 @@ _RECORD = RawStatement(
         date_updated=bindparam("now"),
     )
 )
-# A retried callback's successors cannot go before it: keep them out of the due range
-# too, so claims do not scan them again and again while their host is down.
-_HOLD_SUCCESSORS = RawStatement(
+# A message's later callbacks are never attempted before this one is done, so their
+# `next_attempt_at` only says when to look at them again: when this one is retried
+# (not before), or now that it is delivered or dead.
+_MOVE_SUCCESSORS = RawStatement(
     update(callbacks)
     .where(
         callbacks.c.message_sid == bindparam("message_sid"),
         callbacks.c.sequence > bindparam("sequence"),
-        _IS_PENDING,
-        callbacks.c.next_attempt_at < bindparam("next_attempt_at"),
+        _still_pending(callbacks),
     )
     .values(next_attempt_at=bindparam("next_attempt_at"))
 )
@@ -177,32 +185,37 @@ def _at_origin(origin: str) -> ColumnElement[bool]:
     return or_(callbacks.c.url == origin, prefix.in_([origin + c for c in "/?#"]))
 
 
-def _due_heads(full: Iterable[str] = ()) -> Select[Any]:
-    """Due callbacks with no pending predecessor, oldest due first, not at `full` origins.
-    PostgreSQL locks them (skipping rows another process is claiming) until the lease."""
+def _due(full: Iterable[str] = ()) -> Select[Any]:
+    """Due callbacks, oldest due first, not at `full` origins, each with its message's
+    lowest pending sequence (computed only for the rows returned). PostgreSQL locks
+    them, skipping rows another process is claiming."""
     earlier = aliased(callbacks)
-    blocked = exists().where(
-        earlier.c.message_sid == callbacks.c.message_sid,
-        earlier.c.state == PENDING,
-        earlier.c.sequence < callbacks.c.sequence,
+    head = (
+        select(earlier.c.sequence)
+        .where(earlier.c.message_sid == callbacks.c.message_sid, _still_pending(earlier))
+        .order_by(earlier.c.sequence)
+        .limit(1)
+        .scalar_subquery()
     )
-    query = select(callbacks).where(
-        _IS_PENDING, callbacks.c.next_attempt_at <= bindparam("now"), ~blocked
+    query = select(*callbacks.c, head).where(
+        _IS_PENDING, callbacks.c.next_attempt_at <= bindparam("now")
     )
     for origin in full:
         query = query.where(~_at_origin(origin))
+    # Ordered by the index alone: ties (one group commit's callbacks share a time) in
+    # any order, so PostgreSQL need not sort a backlog that shares one `next_attempt_at`.
     return (
-        query.order_by(callbacks.c.next_attempt_at, callbacks.c.id)
+        query.order_by(callbacks.c.next_attempt_at)
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True, of=callbacks)
     )
 
 
-_DUE_HEADS = RawStatement(_due_heads())
-_LEASE = RawStatement(
+_DUE = RawStatement(_due())
+_DEFER = RawStatement(
     update(callbacks)
     .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
-    .values(next_attempt_at=bindparam("lease_until"))
+    .values(next_attempt_at=bindparam("until"))
 )
 
 
@@ -232,25 +245,32 @@ def claim_due(
 ) -> list[Callback]:
     """Up to `limit` due callbacks, each its message's lowest pending one, oldest due
     first; with `per_origin`, at most that many per origin counting `busy` (requests
-    already in flight there). With `lease_until`, they are leased until then.
+    already in flight there).
 
-    An origin with some room left may fill fewer slots than free this time; it is full
-    (excluded in SQL) the next time, so other origins are never starved."""
+    With `lease_until`, the callbacks returned are leased until then, and due ones found
+    waiting behind an earlier callback are parked until then too (`record` makes them
+    due again when the earlier one is done), so they never crowd the front of the queue.
+    An origin with some room left may fill fewer slots than are free; once full it is
+    excluded in SQL, so other origins are never starved."""
     busy = busy or {}
     full = [o for o, n in busy.items() if per_origin is not None and n >= per_origin]
     params = {"now": now, "limit": limit}
     if full:
-        rows = [tuple(r) for r in conn.execute(_due_heads(full), params)]
+        rows = [tuple(r) for r in conn.execute(_due(full), params)]
     else:
-        rows = _DUE_HEADS.fetch(conn, params)
-    chosen = _pick(rows, limit, busy, per_origin)
-    if lease_until is not None and chosen:
-        _LEASE.run_many(conn, [{"cid": row[0], "lease_until": lease_until} for row in chosen])
-    return [_callback(row) for row in chosen]
+        rows = _DUE.fetch(conn, params)
+    heads = [row for row in rows if row[_SEQUENCE] == row[_HEAD]]
+    chosen = _pick(heads, limit, busy, per_origin)
+    if lease_until is not None:
+        parked = [row for row in rows if row[_SEQUENCE] != row[_HEAD]]
+        deferred = [{"cid": row[0], "until": lease_until} for row in (*chosen, *parked)]
+        if deferred:
+            _DEFER.run_many(conn, deferred)
+    return [_callback(row[:_HEAD]) for row in chosen]
 
 
 def record(conn: Connection, attempts: Sequence[Attempt], now: int) -> None:
-    """Store the outcomes of attempts (one statement for the whole batch)."""
+    """Store the outcomes of attempts, and when each message's next callback is due."""
     if not attempts:
         return
     _RECORD.run_many(
@@ -267,17 +287,17 @@ def record(conn: Connection, attempts: Sequence[Attempt], now: int) -> None:
             for a in attempts
         ],
     )
-    held = [
-        {
-            "message_sid": a.callback.message_sid,
-            "sequence": a.callback.sequence,
-            "next_attempt_at": a.next_attempt_at,
-        }
-        for a in attempts
-        if a.state is CallbackState.PENDING
-    ]
-    if held:
-        _HOLD_SUCCESSORS.run_many(conn, held)
+    _MOVE_SUCCESSORS.run_many(
+        conn,
+        [
+            {
+                "message_sid": a.callback.message_sid,
+                "sequence": a.callback.sequence,
+                "next_attempt_at": a.next_attempt_at,
+            }
+            for a in attempts
+        ],
+    )
 
 
 def release(conn: Connection, ids: Sequence[int], now: int) -> None:
@@ -291,18 +311,9 @@ def release(conn: Connection, ids: Sequence[int], now: int) -> None:
 
 
 def mark_delivered(conn: Connection, callback: Callback, now: int, status_code: int) -> None:
-    record(
-        conn,
-        [
-            Attempt(
-                callback=callback,
-                state=CallbackState.DELIVERED,
-                next_attempt_at=now,
-                status_code=status_code,
-            )
-        ],
-        now,
-    )
+    done = CallbackState.DELIVERED
+    attempt = Attempt(callback=callback, state=done, next_attempt_at=now, status_code=status_code)
+    record(conn, [attempt], now)
 
 
 def mark_retry(
@@ -313,25 +324,16 @@ def mark_retry(
     status_code: int | None,
     now: int,
 ) -> None:
-    attempt = Attempt(
-        callback=callback,
-        state=CallbackState.PENDING,
-        next_attempt_at=next_attempt_at,
-        error=error,
-        status_code=status_code,
-    )
-    record(conn, [attempt], now)
+    retry = Attempt(callback=callback, state=CallbackState.PENDING, next_attempt_at=next_attempt_at)
+    record(conn, [replace(retry, error=error, status_code=status_code)], now)
 
 
 def mark_dead(
     conn: Connection, callback: Callback, error: str | None, status_code: int | None, now: int
 ) -> None:
+    state = CallbackState.DEAD
     attempt = Attempt(
-        callback=callback,
-        state=CallbackState.DEAD,
-        next_attempt_at=now,
-        error=error,
-        status_code=status_code,
+        callback=callback, state=state, next_attempt_at=now, error=error, status_code=status_code
     )
     record(conn, [attempt], now)
 
@@ -380,10 +382,11 @@ def count_by_state(conn: Connection) -> dict[str, int]:
 
 
 def purge_delivered(conn: Connection, before: int, limit: int = 10_000) -> int:
-    """Delete up to `limit` callbacks delivered before `before`; the outbox stays small."""
+    """Delete up to `limit` callbacks delivered before `before`; the outbox stays small.
+    (A delivered callback's `next_attempt_at` is when it was delivered: it is indexed.)"""
     doomed = (
         select(callbacks.c.id)
-        .where(callbacks.c.state == DELIVERED, callbacks.c.date_updated < before)
+        .where(callbacks.c.state == DELIVERED, callbacks.c.next_attempt_at < before)
         .limit(limit)
         .scalar_subquery()
     )

@@ -130,7 +130,17 @@ class DeliveryStats:
     held: int = 0  # claimed and not yet stored as attempted: in flight, waiting or finished
 
 
+def _decrement(counts: Counter[str], origin: str) -> None:
+    """Count one fewer, forgetting hosts with none, so that many hosts never pile up."""
+    counts[origin] -= 1
+    if counts[origin] <= 0:
+        del counts[origin]
+
+
 class CallbackDelivery:
+    """The delivery loop; `run` it under the runtime's TaskGroup, `wake` it (on the loop's
+    thread) after committing new callbacks, read `stats` for metrics."""
+
     def __init__(
         self,
         db: Database,
@@ -262,7 +272,7 @@ class CallbackDelivery:
     def _settle(self, done: list[Attempt]) -> None:
         """Their outcomes are stored: let go of them and count them."""
         for attempt in done:
-            self._held_by_origin[self._held.pop(attempt.callback.id)] -= 1
+            _decrement(self._held_by_origin, self._held.pop(attempt.callback.id))
             if attempt.state is CallbackState.DELIVERED:
                 self.stats.delivered += 1
             else:
@@ -292,7 +302,7 @@ class CallbackDelivery:
         now = self._clock.now_us()
         self._finished.append(judge(callback, status, error, now, self._policy, draw))
         del self._running[callback.id]
-        self._running_by_origin[origin] -= 1
+        _decrement(self._running_by_origin, origin)
         self._start_waiting(client, tasks)
         self._wakeup.set()
 

@@ -66,7 +66,7 @@ def form_encode(params: Iterable[tuple[str, str]]) -> str:
     """`application/x-www-form-urlencoded` as `urlencode` writes it. SIDs and statuses,
     most of a callback, need no quoting; names and numbers repeat, so quoting is cached."""
     return "&".join(
-        (name if name.isalnum() else _quoted(name))
+        (name if name.isascii() and name.isalnum() else _quoted(name))
         + "="
         + (value if value.isascii() and value.isalnum() else _quoted(value))
         for name, value in params

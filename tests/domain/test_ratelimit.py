@@ -9,6 +9,7 @@ from herald.domain.ratelimit import (
     admit,
     default_mps,
     queue_capacity,
+    restamp,
     validity_deadline,
     would_overflow,
 )
@@ -88,3 +89,44 @@ def test_overflow_boundary() -> None:
 def test_validity_deadline() -> None:
     assert validity_deadline(0, None) == 36_000 * SECOND_US
     assert validity_deadline(5, 10) == 5 + 10 * SECOND_US
+
+
+def test_restamp_moves_the_latest_grant_later_only() -> None:
+    a = admit(Window(), 0, 5, 5)
+    later = restamp(a.window, 0, 400_000)
+    assert later.grants == ((400_000, 5),)
+    assert admit(later, SECOND_US, 5, 1).granted == 0  # counted from when it was sent
+    assert admit(later, 400_000 + SECOND_US, 5, 5).granted == 5
+    assert restamp(a.window, 0, 0) == a.window  # never earlier
+    assert restamp(a.window, 7, 9) == a.window  # not the latest grant: untouched
+    assert restamp(Window(), 0, 5) == Window()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    mps=st.integers(min_value=1, max_value=20),
+    steps=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=400_000),
+            st.integers(1, 30),
+            st.integers(min_value=0, max_value=900_000),
+        ),
+        min_size=1,
+        max_size=80,
+    ),
+)
+def test_windows_hold_when_submission_lags_the_grant(
+    mps: int, steps: list[tuple[int, int, int]]
+) -> None:
+    """Grants restamped to their (later) submission times never break the rate."""
+    window, now, sent = Window(), 0, []
+    for gap, wanted, lag in steps:
+        now += gap
+        a = admit(window, now, mps, wanted)
+        window = a.window
+        if a.granted:
+            now += lag  # the intent's commit took this long
+            window = restamp(window, now - lag, now)
+            sent.extend([now] * a.granted)
+    for start in sent:
+        assert sum(1 for t in sent if start <= t < start + SECOND_US) <= mps

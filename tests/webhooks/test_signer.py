@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from herald.webhooks.signer import sign, signed_string
+from herald.webhooks.signer import form_encode, sign, signed_string
 
 TOKEN = "12345"
 
@@ -63,3 +64,8 @@ values = st.text(st.characters(codec="utf-8"), max_size=20)
 def test_any_form_validates(params: list[tuple[str, str]]) -> None:
     url = "https://hooks.example.com:8443/twilio/status?account=ü"
     assert RequestValidator(TOKEN).validate(url, MultiDict(params), sign(url, params, TOKEN))
+
+
+@given(st.lists(st.tuples(names, values), max_size=8))
+def test_form_encoding_is_urlencode(params: list[tuple[str, str]]) -> None:
+    assert form_encode(params) == urlencode(params)
