@@ -87,4 +87,6 @@ async def retry(request: Request) -> Response:
     found = await runtime.db.write(write)
     if found is None:
         raise not_found(what)
+    if runtime.delivery is not None:
+        runtime.delivery.wake()
     return json(render(found))

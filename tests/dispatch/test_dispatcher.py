@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from herald.carriers.simulator import CarrierSimulator
 from herald.clock import ManualClock
@@ -24,6 +26,7 @@ from herald.store.dispatch import queued_row
 from herald.store.schema import callbacks, messages, simulator_submissions
 from tests.store.test_records import _number, message
 
+T = TypeVar("T")
 START = 1_700_000_000_000_000
 SECOND = 1_000_000
 
@@ -59,8 +62,13 @@ class Harness:
         self.runtime.db.run(lambda c: [message_store.insert_message(c, m) for m in made])
         return [m.sid for m in made]
 
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """Read without taking SQLite's write lock (the loop under test holds it at times)."""
+        with self.runtime.db.read_engine.connect() as conn, conn.begin():
+            return fn(conn)
+
     def submissions(self) -> list[tuple[str, int, int]]:
-        rows = self.runtime.db.run(
+        rows = self.read(
             lambda c: c.execute(
                 select(
                     simulator_submissions.c.message_sid,
@@ -72,7 +80,7 @@ class Harness:
         return [(r[0], r[1], (r[2] - START) // SECOND) for r in rows]
 
     def status(self, sid: str) -> tuple[str, int | None]:
-        row = self.runtime.db.run(
+        row = self.read(
             lambda c: c.execute(
                 select(messages.c.status, messages.c.error_code).where(messages.c.sid == sid)
             ).first()

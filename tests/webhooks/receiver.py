@@ -3,8 +3,9 @@
 It runs its own event loop on a thread, so sync and async tests use it alike; it records
 every request and answers by a script (status, delay, or a dropped connection for the
 next N requests). A bare `asyncio.Protocol` with keep-alive keeps it fast enough that
-the client, not the receiver, is what a benchmark measures. Run it alone with
-`python -m tests.webhooks.receiver` (prints its URL) to keep it off the client's GIL.
+the client, not the receiver, is what a benchmark measures. Run it in its own process
+with `python -m tests.webhooks.receiver` (prints its URL, serves until stdin closes) to
+keep it off the client's GIL.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -225,10 +227,11 @@ class Receiver:
 
 
 def main() -> None:
+    """Serve until stdin closes (start it with `stdin=PIPE`, so it ends with its parent)."""
     with Receiver(record=False) as receiver:
         print(receiver.url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+            sys.stdin.read()
 
 
 if __name__ == "__main__":
