@@ -176,6 +176,25 @@ def mark_sent(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     _TO_SENT.run_many(conn, rows)
 
 
+def _finishing(new: MessageStatus) -> RawStatement:
+    return RawStatement(
+        update(messages)
+        .where(m.sid == bindparam("b_sid"), _guard(new))
+        .values(
+            status=_literal(new),
+            date_updated=bindparam("b_now"),
+            error_code=bindparam("b_error_code"),
+            error_message=bindparam("b_error_message"),
+        )
+    )
+
+
+_FINISH = {
+    status: _finishing(status)
+    for status in (MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED)
+}
+
+
 def finish(
     conn: Connection,
     sid: str,
@@ -186,15 +205,15 @@ def finish(
     error_message: str | None = None,
 ) -> bool:
     """A final status (delivered, undelivered, failed) if still legal; False on a lost race."""
-    allowed = [s.value for s in allowed_from(new)]
-    result = conn.execute(
-        update(messages)
-        .where(m.sid == sid, m.status.in_(allowed))
-        .values(
-            status=new.value,
-            date_updated=now,
-            error_code=error_code,
-            error_message=error_message,
-        )
+    changed = _FINISH[new].run_many(
+        conn,
+        [
+            {
+                "b_sid": sid,
+                "b_now": now,
+                "b_error_code": error_code,
+                "b_error_message": error_message,
+            }
+        ],
     )
-    return result.rowcount > 0
+    return changed > 0
