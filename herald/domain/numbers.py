@@ -1,8 +1,9 @@
 """Phone numbers: parse once at the edge into an E.164 `PhoneNumber`, plus sender-ID shapes.
 
 Outside +1 a number is valid when phonenumbers says so; a +1 number is valid when it has the
-NANP shape NXX-NXX-XXXX and its area code is in service per the NANPA table (phonenumbers lags
-new codes such as 357 or 679) or is toll-free: other non-geographic codes cannot receive SMS.
+NANP shape (area code and exchange each starting 2-9, then 4 digits) and its area code is in
+service per the NANPA table (phonenumbers lags new codes such as 357 or 679) or is
+toll-free: other non-geographic codes cannot receive SMS.
 """
 
 from __future__ import annotations
@@ -140,7 +141,9 @@ def _nanp_number(parsed: phonenumbers.PhoneNumber) -> PhoneNumber:
     national = phonenumbers.national_significant_number(parsed)
     e164 = f"+1{national}"
     if not _NANP_NATIONAL.fullmatch(national):
-        raise NumberError(f"{e164} is not a NANP number: +1 takes 10 digits, NXX-NXX-XXXX")
+        raise NumberError(
+            f"{e164} is not a NANP number: +1 takes 10 digits: NPA, exchange (2-9 first), line"
+        )
     area_code = national[:3]
     kind = NON_GEOGRAPHIC.get(area_code)
     if kind == "toll_free":

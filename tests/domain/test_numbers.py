@@ -88,8 +88,8 @@ INVALID = [
     ("+15555551234", None, "555 is not an assigned NANP area code"),
     ("+1 415 555 123", None, "+1 takes 10 digits"),
     ("+1 415 555 12345", None, "+1 takes 10 digits"),
-    ("+1 415 055 1234", None, "NXX-NXX-XXXX"),
-    ("+1 115 555 1234", None, "NXX-NXX-XXXX"),
+    ("+1 415 055 1234", None, "exchange (2-9 first)"),
+    ("+1 115 555 1234", None, "exchange (2-9 first)"),
     ("+447700900123", None, "not a valid number for country code +44"),  # Ofcom drama range
     ("+4930", None, "not a valid number for country code +49"),
     ("+800 1234 5678", None, "belongs to no country"),
