@@ -205,9 +205,8 @@ class Dispatcher:
         encoded = encode_body(row.body, smart=row.smart_encoded)
         deadline = validity_deadline(row.date_created, row.validity_period)
         parts = encoded.segments if row.num_media == 0 else (row.body,)
-        # A message found `sending` at start goes again from its first part, with the same
-        # references, so a carrier that deduplicates recognises it (reconciled in full with
-        # crash safety: see the closing note).
+        # A message found `sending` at start goes again from its first part with the same
+        # references, so a carrier that deduplicates answers it as before.
         entry = Entry(row=row, deadline_us=deadline, parts=parts, encoding=encoded.encoding)
         queue.push(entry)
         self._known.add(row.sid)
