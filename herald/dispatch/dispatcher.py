@@ -71,7 +71,6 @@ class Dispatcher:
         self.on_callbacks = on_callbacks
         self.queues: dict[str, SenderQueue] = {}
         self.inflight: dict[str, Entry] = {}  # sent, awaiting a receipt
-        self._known: set[str] = set()  # SIDs queued in memory
         self._deadlines: list[tuple[int, str, str]] = []  # (deadline, sid, queue key)
         self._entries: dict[str, Entry] = {}
         self._reserved: dict[str, str] = {}  # message SID -> queue key, until it is queued
@@ -103,7 +102,7 @@ class Dispatcher:
     def enqueue(self, row: QueuedRow) -> None:
         """Queue a message the API has just stored (in this process)."""
         self._reserved.pop(row.sid, None)
-        if row.sid in self._known:
+        if row.sid in self._entries:
             return
         queue = self.queues.get(queue_key(row))
         if queue is None:
@@ -161,25 +160,27 @@ class Dispatcher:
             if not rows:
                 return
             self._high_water = rows[-1].id
-            missing = {r.sender_sid for r in rows if r.sender_sid not in self.sender_cache}
+            missing = {
+                r.sender_sid for r in rows if r.sender_sid and r.sender_sid not in self.sender_cache
+            }
             if missing:
                 await self.db.read(partial(self._cache_senders, sids=missing))
             for row in rows:
-                if row.sid not in self._known:
+                if row.sid not in self._entries:
                     self._add(self._queue_from_cache(row), row)
             if len(rows) < LOAD_BATCH:
                 return
 
-    def _cache_senders(self, conn: Connection, *, sids: set[str | None]) -> None:
+    def _cache_senders(self, conn: Connection, *, sids: set[str]) -> None:
         for sid in sids:
-            self.sender_cache[sid or ""] = store.sender(conn, sid) if sid else None
+            self.sender_cache[sid] = store.sender(conn, sid)
 
     def _queue_for(self, conn: Connection, row: QueuedRow) -> SenderQueue:
         key = queue_key(row)
         queue = self.queues.get(key)
         if queue is None:
             if row.sender_sid and row.sender_sid not in self.sender_cache:
-                self.sender_cache[row.sender_sid] = store.sender(conn, row.sender_sid)
+                self._cache_senders(conn, sids={row.sender_sid})
             queue = self._queue_from_cache(row)
         return queue
 
@@ -209,7 +210,6 @@ class Dispatcher:
         # references, so a carrier that deduplicates answers it as before.
         entry = Entry(row=row, deadline_us=deadline, parts=parts, encoding=encoded.encoding)
         queue.push(entry)
-        self._known.add(row.sid)
         self._entries[row.sid] = entry
         heapq.heappush(self._deadlines, (deadline, row.sid, queue.key))
         if deadline <= (self._deadlines[0][0] if self._deadlines else deadline):
@@ -232,7 +232,6 @@ class Dispatcher:
 
     def forget(self, entry: Entry) -> None:
         """The entry left its queue for good (sent, failed or expired)."""
-        self._known.discard(entry.sid)
         self._entries.pop(entry.sid, None)
 
     # ---- validity ---------------------------------------------------------------------

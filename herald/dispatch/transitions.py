@@ -14,19 +14,6 @@ from herald.domain.status import MessageStatus
 from herald.store import dispatch as store
 from herald.store.dispatch import QueuedRow
 
-# Statuses that reach the application for a message sent with an explicit From (§9.1);
-# a Messaging Service message also reports `queued`.
-CALLBACK_STATUSES = frozenset(
-    {
-        MessageStatus.QUEUED,
-        MessageStatus.SENT,
-        MessageStatus.FAILED,
-        MessageStatus.DELIVERED,
-        MessageStatus.UNDELIVERED,
-        MessageStatus.CANCELED,
-    }
-)
-
 
 class CallbackSink(Protocol):
     def enqueue(

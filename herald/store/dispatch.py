@@ -58,45 +58,30 @@ _QUEUED_COLUMNS = (
 )  # fmt: skip
 
 
-def _queued(row: Any) -> QueuedRow:
+def _queued(source: Any, row_id: int) -> QueuedRow:
+    """A table row or a `Message`: both carry these fields by the same names."""
     return QueuedRow(
-        id=row.id,
-        sid=row.sid,
-        account_sid=row.account_sid,
-        messaging_service_sid=row.messaging_service_sid,
-        from_number=row.from_number or "",
-        to_number=row.to_number,
-        sender_sid=row.sender_sid,
-        body=row.body,
-        smart_encoded=bool(row.smart_encoded),
-        num_segments=row.num_segments,
-        num_media=row.num_media,
-        validity_period=row.validity_period,
-        status_callback=row.status_callback,
-        status=MessageStatus(row.status),
-        date_created=row.date_created,
+        id=row_id,
+        sid=source.sid,
+        account_sid=source.account_sid,
+        messaging_service_sid=source.messaging_service_sid,
+        from_number=source.from_number or "",
+        to_number=source.to_number,
+        sender_sid=source.sender_sid,
+        body=source.body,
+        smart_encoded=bool(source.smart_encoded),
+        num_segments=source.num_segments,
+        num_media=source.num_media,
+        validity_period=source.validity_period,
+        status_callback=source.status_callback,
+        status=MessageStatus(source.status),
+        date_created=source.date_created,
     )
 
 
 def queued_row(message: Message) -> QueuedRow:
     """A message just stored by the API, as dispatch sees it (its row id is not needed)."""
-    return QueuedRow(
-        id=0,
-        sid=message.sid,
-        account_sid=message.account_sid,
-        messaging_service_sid=message.messaging_service_sid,
-        from_number=message.from_number or "",
-        to_number=message.to_number,
-        sender_sid=message.sender_sid,
-        body=message.body,
-        smart_encoded=bool(message.smart_encoded),
-        num_segments=message.num_segments,
-        num_media=message.num_media,
-        validity_period=message.validity_period,
-        status_callback=message.status_callback,
-        status=message.status,
-        date_created=message.date_created,
-    )
+    return _queued(message, 0)
 
 
 def load_waiting(
@@ -109,12 +94,12 @@ def load_waiting(
         .order_by(m.id)
         .limit(limit)
     )
-    return [_queued(row) for row in rows]
+    return [_queued(row, row.id) for row in rows]
 
 
 def load_message(conn: Connection, sid: str) -> QueuedRow | None:
     row = conn.execute(select(*_QUEUED_COLUMNS).where(m.sid == sid)).first()
-    return _queued(row) if row else None
+    return _queued(row, row.id) if row else None
 
 
 def media_urls(conn: Connection, message_sid: str) -> tuple[str, ...]:
