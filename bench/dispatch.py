@@ -88,6 +88,7 @@ class Options:
     mps: int
     fail_share: float
     herald_sync: str
+    callback_processes: int
     stall_timeout: float
     profile: Path | None
     keep: bool
@@ -107,7 +108,8 @@ class Run:
 
     spawned_us: int = 0
     cpu_samples: list[tuple[int, float]] = field(default_factory=list)  # (wall µs, cpu s)
-    herald_cpu_s: float = 0.0
+    herald_cpu_s: float = 0.0  # the server and its callback helper processes
+    helper_cpu_s: float = 0.0  # of which the helpers
     receiver_cpu_s: float = 0.0
     machine_cpu_s: float = 0.0  # busy CPU of everything but Herald, the receiver and us
     steal_s: float = 0.0
@@ -246,6 +248,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Herald's callback helper processes)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of `pid` and its live descendants."""
+    total = 0.0
+    for each in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(each)
+    return total
+
+
+def tree_peak_rss_mb(pid: int) -> float:
+    """The sum of the peak RSS of `pid` and its live descendants."""
+    total = 0.0
+    for each in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += peak_rss_mb(each)
+    return total
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -314,6 +346,7 @@ def herald_env(opts: Options, data_dir: Path) -> dict[str, str]:
         "HERALD_SIMULATOR_LATENCY": "instant",
         "HERALD_SIMULATOR_SEED": "1",
         "HERALD_SQLITE_SYNCHRONOUS": opts.herald_sync,
+        "HERALD_CALLBACK_PROCESSES": str(opts.callback_processes),
     }
     env.pop("HERALD_DATABASE_URL", None)
     return env
@@ -502,7 +535,7 @@ def drain(
     try:
         while proc.poll() is None:
             time.sleep(POLL_S)
-            run.cpu_samples.append((now_us(), cpu_seconds(proc.pid)))
+            run.cpu_samples.append((now_us(), tree_cpu_seconds(proc.pid)))
             run.receiver = receiver_tally(receiver_url)
             count, now = run.receiver["count"], time.monotonic()
             if count >= expected_callbacks:
@@ -517,8 +550,9 @@ def drain(
                 progress(started, port, count)
         run.wall_s = time.monotonic() - started
         if proc.poll() is None:
-            run.herald_cpu_s = cpu_seconds(proc.pid)
-            run.peak_rss_mb = peak_rss_mb(proc.pid)
+            run.herald_cpu_s = tree_cpu_seconds(proc.pid)
+            run.helper_cpu_s = run.herald_cpu_s - cpu_seconds(proc.pid)
+            run.peak_rss_mb = tree_peak_rss_mb(proc.pid)
             run.metrics = herald_metrics(port)
         run.receiver_cpu_s = cpu_seconds(receiver_pid) - receiver_before
         busy, steal = machine_seconds()
@@ -640,6 +674,8 @@ def figures(opts: Options, run: Run, out: Outcome, messages: int, segments: int)
         "cpu_ms_per_msg": round(run.herald_cpu_s / messages * 1000, 3),
         "dispatch_cpu_ms_per_msg": round(dispatch_cpu / messages * 1000, 3),
         "herald_cpu_s": round(run.herald_cpu_s, 2),
+        "helper_cpu_s": round(run.helper_cpu_s, 2),
+        "callback_processes": opts.callback_processes,
         "herald_cores_while_draining": round(dispatch_cpu / callbacks_s, 2),
         "receiver_cpu_s": round(run.receiver_cpu_s, 2),
         "other_load_cores": round(max(0.0, run.machine_cpu_s) / max(run.wall_s, 1e-9), 2),
@@ -698,7 +734,9 @@ def report(fig: dict[str, Any]) -> None:
     print(f"  incl. start-up  {f['msgs_per_s_incl_startup']:>9,.0f}   messages/s")
     print(
         f"  CPU             {f['cpu_ms_per_msg']:>9.3f}   ms/message over Herald's life "
-        f"({f['herald_cpu_s']:.1f} s); {f['dispatch_cpu_ms_per_msg']:.3f} ms from the first "
+        f"({f['herald_cpu_s']:.1f} s, {f['helper_cpu_s']:.1f} s of it in "
+        f"{f['callback_processes']} callback helper processes); "
+        f"{f['dispatch_cpu_ms_per_msg']:.3f} ms from the first "
         f"submission on, {f['herald_cores_while_draining']:.2f} cores"
     )
     print(
@@ -737,6 +775,9 @@ def parse_args(argv: list[str] | None = None) -> Options | None:
         "--fail-share", type=float, default=0.05, help="share sent to undelivered test numbers"
     )
     parser.add_argument("--herald-sync", choices=["FULL", "NORMAL"], default="FULL")
+    parser.add_argument(
+        "--callback-processes", type=int, default=1, help="HERALD_CALLBACK_PROCESSES (0: none)"
+    )
     parser.add_argument("--stall-timeout", type=float, default=60.0, help="seconds")
     parser.add_argument(
         "--profile", type=Path, help="run Herald under cProfile (main thread CPU), write here"
@@ -757,6 +798,7 @@ def parse_args(argv: list[str] | None = None) -> Options | None:
         mps=args.mps,
         fail_share=min(1.0, max(0.0, args.fail_share)),
         herald_sync=args.herald_sync,
+        callback_processes=args.callback_processes,
         stall_timeout=args.stall_timeout,
         profile=args.profile.resolve() if args.profile else None,
         keep=args.keep,

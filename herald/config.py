@@ -38,7 +38,9 @@ class Settings:
     callback_max_attempts: int = 8
     callback_backoff_s: float = 1.0
     callback_timeout_s: float = 15.0
-    callback_concurrency: int = 64
+    callback_concurrency: int = 128
+    callback_per_host: int = 64
+    callback_processes: int = 1  # helper processes that sign and post; 0: in this process
 
     @property
     def resolved_database_url(self) -> str:
@@ -68,6 +70,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
     return value
 
 
@@ -167,6 +176,12 @@ def load(environ: Mapping[str, str]) -> Settings:
         ),
         callback_concurrency=_parse(
             environ, "HERALD_CALLBACK_CONCURRENCY", _positive_int, d.callback_concurrency
+        ),
+        callback_per_host=_parse(
+            environ, "HERALD_CALLBACK_PER_HOST", _positive_int, d.callback_per_host
+        ),
+        callback_processes=_parse(
+            environ, "HERALD_CALLBACK_PROCESSES", _non_negative_int, d.callback_processes
         ),
     )
 

@@ -90,6 +90,8 @@ def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
         backoff_s=settings.callback_backoff_s,
         timeout_s=settings.callback_timeout_s,
         concurrency=settings.callback_concurrency,
+        per_host=settings.callback_per_host,
+        processes=settings.callback_processes,
     )
     runtime.dispatcher = Dispatcher(
         db,

@@ -28,6 +28,16 @@ def test_every_variable_is_read() -> None:
             "HERALD_GROUP_COMMIT_MAX": "64",
             "HERALD_AUTH_CACHE_S": "0",
             "HERALD_IDEMPOTENCY_TTL_S": "60",
+            "HERALD_DISPATCH": "no",
+            "HERALD_QUEUE_HORIZON_S": "600",
+            "HERALD_SIMULATOR_SEED": "7",
+            "HERALD_SIMULATOR_LATENCY": "Instant",
+            "HERALD_CALLBACK_MAX_ATTEMPTS": "3",
+            "HERALD_CALLBACK_BACKOFF_S": "0.5",
+            "HERALD_CALLBACK_TIMEOUT_S": "2",
+            "HERALD_CALLBACK_CONCURRENCY": "32",
+            "HERALD_CALLBACK_PER_HOST": "8",
+            "HERALD_CALLBACK_PROCESSES": "0",
         }
     )
     assert settings == Settings(
@@ -41,6 +51,16 @@ def test_every_variable_is_read() -> None:
         group_commit_max=64,
         auth_cache_s=0.0,
         idempotency_ttl_s=60,
+        dispatch=False,
+        queue_horizon_s=600,
+        simulator_seed=7,
+        simulator_latency="instant",
+        callback_max_attempts=3,
+        callback_backoff_s=0.5,
+        callback_timeout_s=2.0,
+        callback_concurrency=32,
+        callback_per_host=8,
+        callback_processes=0,
     )
 
 
@@ -55,6 +75,9 @@ def test_every_variable_is_read() -> None:
         ("HERALD_GROUP_COMMIT_MAX", "0"),
         ("HERALD_AUTH_CACHE_S", "-1"),
         ("HERALD_IDEMPOTENCY_TTL_S", "day"),
+        ("HERALD_CALLBACK_PER_HOST", "0"),
+        ("HERALD_CALLBACK_PROCESSES", "-1"),
+        ("HERALD_CALLBACK_PROCESSES", "two"),
     ],
 )
 def test_errors_name_the_variable_and_value(name: str, value: str) -> None:

@@ -232,16 +232,26 @@ class CarrierSimulator:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, receipts: list[Receipt]) -> None:
+        """Each receipt is handed over at its time without waiting for the previous one to
+        be handled, as a carrier's link delivers them (the dispatcher stores together
+        those that arrive together)."""
+        handing: list[asyncio.Task[None]] = []
+        try:
+            for receipt in receipts:
+                wait_us = receipt.done_at_us - self._clock.now_us()
+                if wait_us > 0:
+                    await self._clock.sleep(wait_us / 1_000_000)
+                handing.append(asyncio.ensure_future(self._hand_over(receipt)))
+        finally:  # when closing cancels this, receipts already handed over still finish
+            await asyncio.gather(*handing)
+
+    async def _hand_over(self, receipt: Receipt) -> None:
         on_receipt = self._on_receipt
         assert on_receipt is not None
-        for receipt in receipts:
-            wait_us = receipt.done_at_us - self._clock.now_us()
-            if wait_us > 0:
-                await self._clock.sleep(wait_us / 1_000_000)
-            try:
-                await on_receipt(receipt)
-            except Exception:
-                log.exception("receipt handler failed for %s", receipt.message_sid)
+        try:
+            await on_receipt(receipt)
+        except Exception:
+            log.exception("receipt handler failed for %s", receipt.message_sid)
 
     async def close(self) -> None:
         """Stop sending receipts; those not yet sent are lost, as a carrier's may be."""

@@ -1,36 +1,34 @@
-"""Status callbacks owed by a status change, written to the outbox in the change's own
+"""Status callbacks owed by status changes, written to the outbox in the changes' own
 transaction; `CallbackDelivery` sends them from there."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.engine import Connection
 
-from herald.domain.status import MessageStatus
+from herald.dispatch.transitions import Change
 from herald.store import callbacks as outbox
-from herald.store.dispatch import QueuedRow
 from herald.webhooks.callbacks import status_params
 
 
 class OutboxSink:
-    def enqueue(
-        self,
-        conn: Connection,
-        row: QueuedRow,
-        status: MessageStatus,
-        *,
-        error_code: int | None,
-        done_at_us: int | None,
-        now: int,
-    ) -> None:
-        if not row.status_callback:
-            return
-        outbox.enqueue_next(
+    def enqueue(self, conn: Connection, changes: Sequence[Change], now: int) -> None:
+        outbox.enqueue_many(
             conn,
-            account_sid=row.account_sid,
-            message_sid=row.sid,
-            url=row.status_callback,
-            method="POST",
-            params=status_params(row, status, error_code=error_code, done_at_us=done_at_us),
-            event_time=now,
-            now=now,
+            [
+                outbox.NewCallback(
+                    account_sid=c.row.account_sid,
+                    message_sid=c.row.sid,
+                    url=c.row.status_callback,
+                    method="POST",
+                    params=status_params(
+                        c.row, c.status, error_code=c.error_code, done_at_us=c.done_at_us
+                    ),
+                    event_time=now,
+                )
+                for c in changes
+                if c.row.status_callback
+            ],
+            now,
         )

@@ -23,7 +23,7 @@ from herald.carriers.base import Receipt, Transport
 from herald.clock import Clock
 from herald.dispatch.queues import Entry, SenderQueue
 from herald.dispatch.sender_loop import SenderLoop
-from herald.dispatch.transitions import CallbackSink, finish
+from herald.dispatch.transitions import CallbackSink, Change, finish, finish_many
 from herald.domain import errors
 from herald.domain.encoding import encode_body
 from herald.domain.ratelimit import (
@@ -82,6 +82,8 @@ class Dispatcher:
         self._wake_intake = asyncio.Event()
         self._wake_expiry = asyncio.Event()
         self.sender_cache: dict[str, store.SenderRow | None] = {}
+        self._receipts: list[tuple[Change, asyncio.Future[None]]] = []
+        self._receipt_writes: set[asyncio.Task[None]] = set()
 
     # ---- the API's side -------------------------------------------------------------
 
@@ -300,17 +302,57 @@ class Dispatcher:
             status.value,
             receipt.error_code,
         )
-        await self.db.write(
-            finish(
-                row,
-                status,
-                self.clock.now_us(),
-                self.sink,
-                error_code=None if receipt.delivered else receipt.error_code or 30008,
-                done_at_us=receipt.done_at_us,
-            )
+        change = Change(
+            row,
+            status,
+            error_code=None if receipt.delivered else receipt.error_code or 30008,
+            done_at_us=receipt.done_at_us,
         )
+        await self._finish_soon(change)
         self.on_callbacks()
+
+    def _finish_soon(self, change: Change) -> asyncio.Future[None]:
+        """Receipts arriving in one pass of the event loop are stored by one write (one
+        statement per final status, two for their callbacks); each waits for its commit."""
+        loop = asyncio.get_running_loop()
+        if not self._receipts:
+            loop.call_soon(self._write_receipts)
+        stored: asyncio.Future[None] = loop.create_future()
+        self._receipts.append((change, stored))
+        return stored
+
+    def _write_receipts(self) -> None:
+        batch, self._receipts = self._receipts, []
+        task = asyncio.get_running_loop().create_task(self._store_receipts(batch))
+        self._receipt_writes.add(task)
+        task.add_done_callback(self._receipt_writes.discard)
+
+    async def _store_receipts(self, batch: list[tuple[Change, asyncio.Future[None]]]) -> None:
+        changes = [change for change, _ in batch]
+        try:
+            await self.db.write(finish_many(changes, self.clock.now_us(), self.sink))
+            outcomes: list[BaseException | None] = [None] * len(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                outcomes = [exc]
+            else:  # one bad receipt must not cost the others theirs: each again, alone
+                outcomes = [
+                    result if isinstance(result, BaseException) else None
+                    for result in await asyncio.gather(
+                        *(
+                            self.db.write(finish_many([c], self.clock.now_us(), self.sink))
+                            for c in changes
+                        ),
+                        return_exceptions=True,
+                    )
+                ]
+        for (_, stored), outcome in zip(batch, outcomes, strict=True):
+            if stored.done():
+                continue
+            if outcome is None:
+                stored.set_result(None)
+            else:
+                stored.set_exception(outcome)
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

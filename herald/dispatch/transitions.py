@@ -15,18 +15,19 @@ from herald.store import dispatch as store
 from herald.store.dispatch import QueuedRow
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A message's new status, as its callback reports it."""
+
+    row: QueuedRow
+    status: MessageStatus
+    error_code: int | None = None
+    done_at_us: int | None = None
+
+
 class CallbackSink(Protocol):
-    def enqueue(
-        self,
-        conn: Connection,
-        row: QueuedRow,
-        status: MessageStatus,
-        *,
-        error_code: int | None,
-        done_at_us: int | None,
-        now: int,
-    ) -> None:
-        """Queue the status callback for this change, in the caller's transaction."""
+    def enqueue(self, conn: Connection, changes: Sequence[Change], now: int) -> None:
+        """Queue the status callbacks these changes owe, in the caller's transaction."""
         ...
 
 
@@ -64,11 +65,30 @@ def mark_sent(
                 for s in sent
             ],
         )
-        for s in sent:
-            if s.row.status_callback:
-                sink.enqueue(
-                    conn, s.row, MessageStatus.SENT, error_code=None, done_at_us=None, now=now
-                )
+        sink.enqueue(conn, [Change(s.row, MessageStatus.SENT) for s in sent], now)
+
+    return write
+
+
+def finish_many(
+    changes: Sequence[Change], now: int, sink: CallbackSink
+) -> Callable[[Connection], list[bool]]:
+    """Move each to a final status (failed, delivered, undelivered) if still legal, and
+    owe the callbacks of those that moved; whether each did."""
+    finishes = [
+        store.Finish(
+            c.row.sid,
+            c.status,
+            c.error_code,
+            delivery_error_message(c.error_code) if c.error_code is not None else None,
+        )
+        for c in changes
+    ]
+
+    def write(conn: Connection) -> list[bool]:
+        changed = store.finish_many(conn, finishes, now)
+        sink.enqueue(conn, [c for c, done in zip(changes, changed, strict=True) if done], now)
+        return changed
 
     return write
 
@@ -82,15 +102,6 @@ def finish(
     error_code: int | None = None,
     done_at_us: int | None = None,
 ) -> Callable[[Connection], bool]:
-    """Move to a final status (failed, delivered, undelivered) and owe its callback."""
-    message = delivery_error_message(error_code) if error_code is not None else None
-
-    def write(conn: Connection) -> bool:
-        changed = store.finish(
-            conn, row.sid, status, now, error_code=error_code, error_message=message
-        )
-        if changed and row.status_callback:
-            sink.enqueue(conn, row, status, error_code=error_code, done_at_us=done_at_us, now=now)
-        return changed
-
-    return write
+    """`finish_many` for one message."""
+    write_many = finish_many([Change(row, status, error_code, done_at_us)], now, sink)
+    return lambda conn: write_many(conn)[0]

@@ -10,8 +10,9 @@ process's lease simply runs out.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -51,17 +52,6 @@ def _still_pending(table: FromClause) -> ColumnElement[bool]:
 _SEQUENCE, _URL, _HEAD = 3, 4, 15  # positions in a row of all columns, then the head
 
 _UNSET = ("id", "last_error", "last_status_code")
-_INSERT = RawStatement(
-    insert(callbacks).values(
-        {c.name: bindparam(c.name) for c in callbacks.c if c.name not in _UNSET}
-    )
-)
-_NEXT_SEQUENCE = RawStatement(
-    update(messages)
-    .where(messages.c.sid == bindparam("sid"))
-    .values(callback_sequence=messages.c.callback_sequence + literal_column("1"))
-    .returning(messages.c.callback_sequence)
-)
 _RECORD = RawStatement(
     update(callbacks)
     .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
@@ -111,73 +101,70 @@ def _callback(row: Sequence[Any]) -> Callback:
     )
 
 
-def next_sequence(conn: Connection, message_sid: str) -> int:
-    """Allocate the message's next callback sequence number (1, 2, …)."""
-    rows = _NEXT_SEQUENCE.fetch(conn, {"sid": message_sid})
-    if not rows:
-        raise LookupError(f"no message {message_sid} to number a callback for")
-    return int(rows[0][0])
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCallback:
+    """A callback owed by a status change, before it has an id and a sequence."""
+
+    account_sid: str
+    message_sid: str
+    url: str
+    method: str
+    params: Sequence[tuple[str, str]]
+    event_time: int
 
 
-def enqueue(
-    conn: Connection,
-    *,
-    account_sid: str,
-    message_sid: str,
-    sequence: int,
-    url: str,
-    method: str,
-    params: Sequence[tuple[str, str]],
-    event_time: int,
-    now: int,
-) -> None:
-    """Add a pending callback, due at once; call inside the status change's transaction."""
-    _INSERT.run_many(
-        conn,
-        [
+# Sequences come from the message's counter: each message's counter moves by its number
+# of new callbacks, then each callback takes its place below the new value.
+_BUMP = RawStatement(
+    update(messages)
+    .where(messages.c.sid == bindparam("sid"))
+    .values(callback_sequence=messages.c.callback_sequence + bindparam("n"))
+)
+_NUMBERED = (
+    select(messages.c.callback_sequence - bindparam("back"))
+    .where(messages.c.sid == bindparam("message_sid"))
+    .scalar_subquery()
+)
+_INSERT_NEXT = RawStatement(
+    insert(callbacks).values(
+        {
+            c.name: _NUMBERED if c.name == "sequence" else bindparam(c.name)
+            for c in callbacks.c
+            if c.name not in _UNSET
+        }
+    )
+)
+
+
+def enqueue_many(conn: Connection, owed: Sequence[NewCallback], now: int) -> None:
+    """Add pending callbacks, due at once, numbered in the order given per message; call
+    inside the status changes' transaction. Two statements however many there are."""
+    if not owed:
+        return
+    counts = Counter(c.message_sid for c in owed)
+    bumped = _BUMP.run_many(conn, [{"sid": sid, "n": n} for sid, n in counts.items()])
+    if bumped != len(counts):
+        raise LookupError("a callback is owed for a message that does not exist")
+    rows = []
+    for c in owed:
+        counts[c.message_sid] -= 1
+        rows.append(
             {
-                "account_sid": account_sid,
-                "message_sid": message_sid,
-                "sequence": sequence,
-                "url": url,
-                "method": method,
-                "params": orjson.dumps(params).decode(),
-                "event_time": event_time,
+                "account_sid": c.account_sid,
+                "message_sid": c.message_sid,
+                "back": counts[c.message_sid],
+                "url": c.url,
+                "method": c.method,
+                "params": orjson.dumps(c.params).decode(),
+                "event_time": c.event_time,
                 "state": PENDING,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "date_created": now,
                 "date_updated": now,
             }
-        ],
-    )
-
-
-def enqueue_next(
-    conn: Connection,
-    *,
-    account_sid: str,
-    message_sid: str,
-    url: str,
-    method: str,
-    params: Sequence[tuple[str, str]],
-    event_time: int,
-    now: int,
-) -> int:
-    """`next_sequence` then `enqueue`: the dispatcher's one call per status change."""
-    sequence = next_sequence(conn, message_sid)
-    enqueue(
-        conn,
-        account_sid=account_sid,
-        message_sid=message_sid,
-        sequence=sequence,
-        url=url,
-        method=method,
-        params=params,
-        event_time=event_time,
-        now=now,
-    )
-    return sequence
+        )
+    _INSERT_NEXT.run_many(conn, rows)
 
 
 def _at_origin(origin: str) -> ColumnElement[bool]:

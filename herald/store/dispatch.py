@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.engine import Connection
@@ -190,15 +190,35 @@ def finish(
     error_message: str | None = None,
 ) -> bool:
     """A final status (delivered, undelivered, failed) if still legal; False on a lost race."""
-    changed = _FINISH[new].run_many(
-        conn,
-        [
-            {
-                "b_sid": sid,
-                "b_now": now,
-                "b_error_code": error_code,
-                "b_error_message": error_message,
-            }
-        ],
-    )
-    return changed > 0
+    return finish_many(conn, [Finish(sid, new, error_code, error_message)], now)[0]
+
+
+class Finish(NamedTuple):
+    sid: str
+    status: MessageStatus
+    error_code: int | None = None
+    error_message: str | None = None
+
+
+def finish_many(conn: Connection, changes: Sequence[Finish], now: int) -> list[bool]:
+    """`finish` for each change, in one cursor per final status; whether each happened."""
+    changed = [False] * len(changes)
+    for status, statement in _FINISH.items():
+        chosen = [i for i, change in enumerate(changes) if change.status is status]
+        if not chosen:
+            continue
+        counts = statement.run_each(
+            conn,
+            [
+                {
+                    "b_sid": changes[i].sid,
+                    "b_now": now,
+                    "b_error_code": changes[i].error_code,
+                    "b_error_message": changes[i].error_message,
+                }
+                for i in chosen
+            ],
+        )
+        for i, count in zip(chosen, counts, strict=True):
+            changed[i] = count > 0
+    return changed

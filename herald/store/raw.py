@@ -8,7 +8,8 @@ the driver as they are, so they must already be what the driver takes (str, int,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy.engine import Connection, Dialect
@@ -51,18 +52,44 @@ class RawStatement:
         finally:
             cursor.close()
 
+    def run_each(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Run once per row on one cursor; the number of rows each run changed."""
+        compiled = self._for(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        counts = []
+        try:
+            for row in rows:
+                cursor.execute(compiled.sql, compiled.args(row))
+                counts.append(int(cursor.rowcount))
+            return counts
+        finally:
+            cursor.close()
+
 
 class _Compiled:
-    __slots__ = ("defaults", "order", "sql")
+    """The SQL and how to turn a mapping of values into the driver's parameters: a tuple
+    in `order` for positional drivers (constants filled in), else the mapping itself."""
+
+    __slots__ = ("args", "sql")
 
     def __init__(self, sql: str, order: tuple[str, ...] | None, defaults: dict[str, Any]) -> None:
         self.sql = sql
-        self.order = order
-        self.defaults = defaults
+        self.args = _arguments(order, defaults)
 
-    def args(self, params: Mapping[str, Any]) -> Any:
-        if self.defaults:
-            params = {**self.defaults, **params}
-        if self.order is None:
-            return params
-        return tuple(params[name] for name in self.order)
+
+def _arguments(
+    order: tuple[str, ...] | None, defaults: dict[str, Any]
+) -> Callable[[Mapping[str, Any]], Any]:
+    if order is None:
+        if not defaults:
+            return lambda params: params
+        return lambda params: {**defaults, **params}
+    if not order:
+        return lambda params: ()
+    if not defaults:
+        if len(order) == 1:
+            (name,) = order
+            return lambda params: (params[name],)
+        return itemgetter(*order)
+    slots = tuple((name in defaults, defaults.get(name), name) for name in order)
+    return lambda params: tuple(value if fixed else params[name] for fixed, value, name in slots)

@@ -8,6 +8,7 @@ so every retry posts exactly what was signed the first time.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -171,6 +172,7 @@ def event_time(us: int) -> str:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def origin_of(url: str) -> str:
     """`scheme://host[:port]` exactly as written at the front of `url`: the unit for the
     per-host cap on concurrent requests."""

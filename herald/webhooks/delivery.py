@@ -16,13 +16,10 @@ import inspect
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
-import aiohttp
-import yarl
 from sqlalchemy.engine import Connection
 
 from herald.clock import Clock
@@ -37,66 +34,15 @@ from herald.webhooks.callbacks import (
     judge,
     origin_of,
 )
-from herald.webhooks.signer import build_request
+from herald.webhooks.courier import Courier, HttpCourier, WebhookFailure
+from herald.webhooks.courier_process import ProcessCourier
 
 log = logging.getLogger("herald.webhooks")
 
-CONNECT_TIMEOUT_S = 5.0  # Twilio's default connect timeout (reference §9.4)
-MAX_BODY = 65_536  # bytes of a receiver's answer read before the connection is dropped
 PURGE_EVERY_US = 60_000_000
 AHEAD = 2  # claims held per request slot
 
 TokenLookup = Callable[[str], Awaitable[str | None] | str | None]
-
-
-class WebhookFailure(Exception):
-    """A request that got no HTTP answer (connect error, reset, timeout)."""
-
-
-class HttpClient(Protocol):
-    """The seam to the outside world: send one request, return its HTTP status."""
-
-    async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> int:
-        """Raise WebhookFailure when no answer came; `url` is sent exactly as given."""
-        ...
-
-
-class AiohttpClient:
-    """The default client: keep-alive connections, no cookies shared between accounts."""
-
-    def __init__(self, session: aiohttp.ClientSession, timeout_s: float) -> None:
-        self._session = session
-        self._timeout_s = timeout_s
-
-    @classmethod
-    @asynccontextmanager
-    async def open(cls, *, concurrency: int, timeout_s: float) -> AsyncIterator[AiohttpClient]:
-        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0, ttl_dns_cache=60)
-        timeout = aiohttp.ClientTimeout(
-            total=timeout_s, sock_connect=min(CONNECT_TIMEOUT_S, timeout_s)
-        )
-        async with aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-        ) as session:
-            yield cls(session, timeout_s)
-
-    async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> int:
-        target = yarl.URL(url, encoded=True)
-        try:
-            async with self._session.request(
-                method, target, data=body or None, headers=headers, allow_redirects=False
-            ) as response:
-                read = 0
-                while read <= MAX_BODY and (chunk := await response.content.read(MAX_BODY)):
-                    read += len(chunk)
-                return response.status
-        except TimeoutError as exc:
-            raise WebhookFailure(f"timed out after {self._timeout_s:g}s") from exc
-        except aiohttp.ClientError as exc:
-            raise WebhookFailure(f"{type(exc).__name__}: {exc}") from exc
 
 
 class TokenCache:
@@ -151,10 +97,11 @@ class CallbackDelivery:
         backoff_s: float = 1.0,
         timeout_s: float = 15.0,
         concurrency: int = 64,
-        per_host: int = 16,
+        per_host: int = 64,
         poll_s: float = 0.5,
         keep_delivered_s: float = 86_400.0,
-        http_client: HttpClient | None = None,
+        processes: int = 0,
+        courier: Courier | None = None,
         jitter: Callable[[], float] | None = random.random,
     ) -> None:
         self._db = db
@@ -166,7 +113,8 @@ class CallbackDelivery:
         self._per_host = per_host
         self._poll_us = round(poll_s * 1e6)
         self._keep_us = round(keep_delivered_s * 1e6)
-        self._given_client = http_client
+        self._processes = processes
+        self._given_courier = courier
         self._jitter = jitter
         self._wakeup = asyncio.Event()
         self._held: dict[int, str] = {}  # callback id → origin, from claim until stored
@@ -185,27 +133,32 @@ class CallbackDelivery:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then cancel requests in flight and release them."""
-        async with self._client() as client, asyncio.TaskGroup() as tasks:
+        async with self._courier() as courier, asyncio.TaskGroup() as tasks:
             watcher = tasks.create_task(self._watch(stop))
             while not stop.is_set():
                 self._wakeup.clear()
                 for callback in await self._cycle():
                     self._hold(callback)
-                self._start_waiting(client, tasks)
+                self._start_waiting(courier, tasks)
                 if not self._finished:
                     await self._idle()
             watcher.cancel()
             await self._shutdown()
 
     @asynccontextmanager
-    async def _client(self) -> AsyncIterator[HttpClient]:
-        if self._given_client is not None:
-            yield self._given_client
+    async def _courier(self) -> AsyncIterator[Courier]:
+        if self._given_courier is not None:
+            yield self._given_courier
             return
-        async with AiohttpClient.open(
-            concurrency=self._concurrency, timeout_s=self._timeout_s
-        ) as client:
-            yield client
+        concurrency, timeout_s = self._concurrency, self._timeout_s
+        if self._processes > 0:
+            async with ProcessCourier.open(
+                self._processes, concurrency=concurrency, timeout_s=timeout_s
+            ) as courier:
+                yield courier
+        else:
+            async with HttpCourier.open(concurrency=concurrency, timeout_s=timeout_s) as local:
+                yield local
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -280,14 +233,14 @@ class CallbackDelivery:
                 self.stats.dead += attempt.state is CallbackState.DEAD
         self.stats.held = len(self._held)
 
-    def _start_waiting(self, client: HttpClient, tasks: asyncio.TaskGroup) -> None:
+    def _start_waiting(self, courier: Courier, tasks: asyncio.TaskGroup) -> None:
         """Start waiting callbacks while there are free slots, overall and at their host."""
         for origin, queue in list(self._waiting.items()):
             while queue and len(self._running) < self._concurrency:
                 if self._running_by_origin[origin] >= self._per_host:
                     break
                 callback = queue.popleft()
-                task = tasks.create_task(self._attempt(client, tasks, callback, origin))
+                task = tasks.create_task(self._attempt(courier, tasks, callback, origin))
                 self._running[callback.id] = task
                 self._running_by_origin[origin] += 1
             if not queue:
@@ -295,27 +248,24 @@ class CallbackDelivery:
         self.stats.in_flight = len(self._running)
 
     async def _attempt(
-        self, client: HttpClient, tasks: asyncio.TaskGroup, callback: Callback, origin: str
+        self, courier: Courier, tasks: asyncio.TaskGroup, callback: Callback, origin: str
     ) -> None:
-        status, error = await self._post(client, callback)
+        status, error = await self._post(courier, callback)
         draw = self._jitter() if self._jitter is not None else 0.0
         now = self._clock.now_us()
         self._finished.append(judge(callback, status, error, now, self._policy, draw))
         del self._running[callback.id]
         _decrement(self._running_by_origin, origin)
-        self._start_waiting(client, tasks)
+        self._start_waiting(courier, tasks)
         self._wakeup.set()
 
-    async def _post(self, client: HttpClient, callback: Callback) -> tuple[int | None, str | None]:
+    async def _post(self, courier: Courier, callback: Callback) -> tuple[int | None, str | None]:
         """The receiver's HTTP status, or why there was none."""
         try:
             token = await self._token(callback.account_sid)
             if token is None:
                 return None, f"account {callback.account_sid} not found: cannot sign"
-            request = build_request(callback, token)
-            return await client.send(
-                request.method, request.url, request.headers, request.body
-            ), None
+            return await courier.deliver(callback, token), None
         except WebhookFailure as exc:
             return None, str(exc)
         except Exception as exc:

@@ -16,11 +16,12 @@ import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote_plus
 
 import yarl
 
-from herald.webhooks.callbacks import Callback, event_time
+from herald.webhooks.callbacks import Params, event_time
 
 USER_AGENT = "Herald/0.1 (TwilioProxy-compatible)"
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -39,6 +40,35 @@ def sign(url: str, params: Iterable[tuple[str, str]], auth_token: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
+class Signable(Protocol):
+    """What a signed request is made of: a stored `Callback`, or an `Envelope`."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def params(self) -> Params: ...
+    @property
+    def message_sid(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def event_time(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Envelope:
+    """A callback's signable part alone, as it crosses to a courier process."""
+
+    url: str
+    method: str
+    params: Params
+    message_sid: str
+    sequence: int
+    event_time: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
     method: str
@@ -47,6 +77,7 @@ class Request:
     body: bytes
 
 
+@functools.lru_cache(maxsize=1024)
 def wire_url(url: str) -> str:
     """The URL as it goes on the wire (what receivers see and validate): normalised
     percent-encoding, no fragment, and `/` for an empty path."""
@@ -73,7 +104,7 @@ def form_encode(params: Iterable[tuple[str, str]]) -> str:
     )
 
 
-def build_request(callback: Callback, auth_token: str) -> Request:
+def build_request(callback: Signable, auth_token: str) -> Request:
     """The signed request for `callback` (§9.3: a GET's parameters are in its URL)."""
     url = wire_url(callback.url)
     form = form_encode(callback.params)

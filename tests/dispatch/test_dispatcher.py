@@ -4,7 +4,7 @@ rates to the segment, the overflow boundary, validity expiry to the second."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
@@ -16,6 +16,7 @@ from herald.carriers.simulator import CarrierSimulator
 from herald.clock import ManualClock
 from herald.dispatch.callback_sink import OutboxSink
 from herald.dispatch.dispatcher import Dispatcher
+from herald.dispatch.transitions import Change
 from herald.domain import errors
 from herald.metrics import Metrics
 from herald.provisioning import create_account
@@ -215,3 +216,40 @@ def test_throttled_submissions_are_retried(runtime: Runtime) -> None:
     h.run(script)
     assert [s[0] for s in h.submissions()] == sids
     assert [s[2] for s in h.submissions()] == [0, 0, 0, 1, 1]
+
+
+class _RefusingSink(OutboxSink):
+    """The real outbox, except that writing one message's final callback fails."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused = refused
+
+    def enqueue(self, conn: Connection, changes: Sequence[Change], now: int) -> None:
+        if any(c.row.sid == self.refused and c.status.value == "delivered" for c in changes):
+            raise RuntimeError("the outbox refused this one")
+        super().enqueue(conn, changes, now)
+
+
+def test_receipts_stored_together_and_one_bad_one_costs_the_others_nothing(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness(runtime, mps=100)
+    sids = h.add(5)
+    h.dispatcher.sink = _RefusingSink(sids[2])
+
+    async def script(h: Harness) -> None:
+        await until(lambda: all(h.status(s)[0] != "queued" for s in sids))
+        await until(lambda: sum(h.status(s)[0] == "delivered" for s in sids) == 4)
+        await settle()
+
+    h.run(script)
+    assert [h.status(s)[0] for s in sids] == ["delivered"] * 2 + ["sent"] + ["delivered"] * 2
+    owed = h.read(
+        lambda c: c.execute(
+            select(callbacks.c.message_sid, callbacks.c.sequence).order_by(callbacks.c.id)
+        ).all()
+    )
+    per_message = {sid: [seq for m, seq in owed if m == sid] for sid in sids}
+    assert per_message[sids[2]] == [1]  # its `sent` callback only: nothing half-written
+    assert all(per_message[s] == [1, 2] for s in sids if s != sids[2])
+    assert "the outbox refused this one" in caplog.text  # the simulator's handler was told

@@ -88,18 +88,15 @@ def enqueue(
     runtime: Runtime, message: Message, url: str, status: MessageStatus, now: int = T0
 ) -> list[tuple[str, str]]:
     params = status_params(message, status, done_at_us=now)
-    runtime.db.run(
-        lambda conn: outbox.enqueue_next(
-            conn,
-            account_sid=message.account_sid,
-            message_sid=message.sid,
-            url=url,
-            method="POST",
-            params=params,
-            event_time=now,
-            now=now,
-        )
+    owed = outbox.NewCallback(
+        account_sid=message.account_sid,
+        message_sid=message.sid,
+        url=url,
+        method="POST",
+        params=params,
+        event_time=now,
     )
+    runtime.db.run(lambda conn: outbox.enqueue_many(conn, [owed], now))
     return params
 
 
@@ -328,6 +325,50 @@ def test_claims_only_each_messages_lowest_pending_callback(
         2,
         ("SmsStatus", "delivered"),
     )
+
+
+def test_enqueue_numbers_each_messages_callbacks_in_order_even_within_one_call(
+    runtime: Runtime, account: Account
+) -> None:
+    first, second = new_message(runtime, account), new_message(runtime, account)
+
+    def owed(message: Message, status: str) -> outbox.NewCallback:
+        params = (("MessageStatus", status),)
+        return outbox.NewCallback(
+            account_sid=account.sid,
+            message_sid=message.sid,
+            url="http://a.example/cb",
+            method="POST",
+            params=params,
+            event_time=T0,
+        )
+
+    run = runtime.db.run
+    run(
+        lambda conn: outbox.enqueue_many(
+            conn, [owed(first, "queued"), owed(second, "sent"), owed(first, "sent")], T0
+        )
+    )
+    run(lambda conn: outbox.enqueue_many(conn, [owed(first, "delivered")], T0))
+    run(lambda conn: outbox.enqueue_many(conn, [], T0))  # nothing owed: nothing written
+    numbered = run(
+        lambda conn: [
+            (row.message_sid, row.sequence, row.params[0][1])
+            for row in (outbox.get_callback(conn, account.sid, i) for i in range(1, 5))
+            if row is not None
+        ]
+    )
+    assert sorted(numbered) == sorted(
+        [
+            (first.sid, 1, "queued"),
+            (second.sid, 1, "sent"),
+            (first.sid, 2, "sent"),
+            (first.sid, 3, "delivered"),
+        ]
+    )
+    ghost = replace(owed(first, "sent"), message_sid="SM" + "0" * 32)
+    with pytest.raises(LookupError):
+        run(lambda conn: outbox.enqueue_many(conn, [ghost], T0))
 
 
 def test_claims_respect_the_per_host_cap(runtime: Runtime, account: Account) -> None:
