@@ -73,9 +73,10 @@ class Database:
     def writes(self) -> int:
         return self._committer.stats.writes
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run `fn` in the next group commit; return its result once it is durable."""
-        result: T = await self._committer.write(fn)
+    async def write(self, fn: Callable[[Connection], T], *, first: bool = False) -> T:
+        """Run `fn` in the next group commit (`first`: ahead of writes already waiting);
+        return its result once it is durable."""
+        result: T = await self._committer.write(fn, first=first)
         return result
 
     async def read(self, fn: Callable[[Connection], T]) -> T:

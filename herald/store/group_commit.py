@@ -4,7 +4,9 @@ Each write is a function of one connection; its caller's future resolves only af
 the commit, so a 2xx always follows durability. Contract for write functions: a
 `TwilioError` may be raised only before the function has written anything, so it needs
 no rollback; any other error rolls the whole batch back and each of its writes is then
-retried alone, so one bad write never sinks the others.
+retried alone, so one bad write never sinks the others. A write marked `first` goes into
+the next batch ahead of any backlog (callback delivery's one write per cycle, which would
+otherwise wait behind a queue drain's thousands).
 
 Two committers share that contract. SQLite runs the statements on the event loop's own
 thread (they touch only the page cache, ~10 µs each) and only the COMMIT, whose fsync is
@@ -16,9 +18,11 @@ writer thread runs the whole batch.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,6 +37,8 @@ log = logging.getLogger("herald.store")
 WriteFn = Callable[[Connection], Any]
 Outcome = tuple[Any, BaseException | None]
 _STOP = object()
+_WAKE = object()  # an urgent write is waiting
+BUDGET_S = 0.02  # statements per SQLite batch: the loop's thread is not theirs for longer
 
 
 def apply(conn: Connection, fn: WriteFn) -> Outcome:
@@ -74,13 +80,14 @@ class LoopCommitter:
         self._engine = engine
         self._max_batch = max_batch
         self._conn: Connection | None = None
-        self._pending: list[tuple[WriteFn, asyncio.Future[Any]]] = []
+        self._pending: collections.deque[tuple[WriteFn, asyncio.Future[Any]]] = collections.deque()
+        self._urgent: collections.deque[tuple[WriteFn, asyncio.Future[Any]]] = collections.deque()
         self._flushing = False
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-commit")
 
-    async def write(self, fn: WriteFn) -> Any:
+    async def write(self, fn: WriteFn, *, first: bool = False) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((fn, future))
+        (self._urgent if first else self._pending).append((fn, future))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -88,31 +95,39 @@ class LoopCommitter:
 
     async def _flush(self) -> None:
         try:
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                outcomes = await self._commit_batch([fn for fn, _ in batch])
-                settle([future for _, future in batch], outcomes)
+            while self._urgent or self._pending:
+                await self._commit_next()
         finally:
             self._flushing = False
 
-    async def _commit_batch(self, fns: list[WriteFn]) -> list[Outcome]:
+    async def _commit_next(self) -> None:
+        """Commit the urgent writes and as many others as fit in `BUDGET_S` of statements
+        (the event loop's own time) and `max_batch`; the rest wait for the next batch."""
         loop = asyncio.get_running_loop()
         if self._conn is None:
             self._conn = self._engine.connect()
         conn = self._conn
-        self.stats.batches += 1
-        self.stats.writes += len(fns)
+        batch: list[tuple[WriteFn, asyncio.Future[Any]]] = []
+        outcomes: list[Outcome] = []
         transaction = conn.begin()
         try:
-            outcomes = [apply(conn, fn) for fn in fns]
+            deadline = time.perf_counter() + BUDGET_S
+            for source in (self._urgent, self._pending):
+                while source and len(batch) < self._max_batch:
+                    if source is self._pending and batch and time.perf_counter() > deadline:
+                        break
+                    job = source.popleft()
+                    batch.append(job)
+                    outcomes.append(apply(conn, job[0]))
+            self.stats.batches += 1
+            self.stats.writes += len(batch)
             await loop.run_in_executor(self._committer, transaction.commit)
-            return outcomes
         except Exception:
-            log.exception("group commit of %d writes failed; retrying them one by one", len(fns))
+            log.exception("group commit of %d writes failed; retrying them one by one", len(batch))
             if transaction.is_active:
                 transaction.rollback()
-            return [apply_alone(conn, fn) for fn in fns]
+            outcomes = [apply_alone(conn, fn) for fn, _ in batch]
+        settle([future for _, future in batch], outcomes)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -128,13 +143,18 @@ class ThreadCommitter:
         self._engine = engine
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._urgent: collections.deque[Any] = collections.deque()
         self._thread = threading.Thread(target=self._run, name="herald-write", daemon=True)
         self._thread.start()
 
-    async def write(self, fn: WriteFn) -> Any:
+    async def write(self, fn: WriteFn, *, first: bool = False) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._jobs.put((fn, future, loop))
+        if first:
+            self._urgent.append((fn, future, loop))
+            self._jobs.put(_WAKE)
+        else:
+            self._jobs.put((fn, future, loop))
         return await future
 
     def _run(self) -> None:
@@ -143,9 +163,14 @@ class ThreadCommitter:
                 first = self._jobs.get()
                 if first is _STOP:
                     return
-                batch = [first]
+                batch: list[Any] = []
+                while self._urgent and len(batch) < self._max_batch:
+                    batch.append(self._urgent.popleft())
+                if first is not _WAKE:
+                    batch.append(first)
                 stop = self._drain(batch)
-                self._commit_batch(conn, batch)
+                if batch:
+                    self._commit_batch(conn, batch)
                 if stop:
                     return
 
@@ -157,7 +182,8 @@ class ThreadCommitter:
                 return False
             if job is _STOP:
                 return True
-            batch.append(job)
+            if job is not _WAKE:
+                batch.append(job)
         return False
 
     def _commit_batch(self, conn: Connection, batch: list[Any]) -> None:

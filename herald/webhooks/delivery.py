@@ -203,7 +203,7 @@ class CallbackDelivery:
             )
 
         try:
-            claimed = await self._db.write(write)
+            claimed = await self._db.write(write, first=True)
         except Exception:
             log.exception("callback outbox cycle failed; retrying at the next poll")
             self._finished[:0] = done

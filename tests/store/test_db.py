@@ -4,6 +4,7 @@ commit, and one failing write never sinks the others."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy import insert, select
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from herald.domain import errors
 from herald.runtime import Runtime
+from herald.store.db import is_sqlite
 from herald.store.schema import idempotency_keys
 
 
@@ -114,3 +116,31 @@ def test_run_rolls_back_on_error(runtime: Runtime) -> None:
     with pytest.raises(RuntimeError):
         runtime.db.run(write)
     assert "gone" not in runtime.db.run(_keys)
+
+
+def test_a_first_write_goes_ahead_of_a_backlog(runtime: Runtime) -> None:
+    """Callback delivery's cycle must not wait behind a queue drain's thousands of writes;
+    on SQLite a batch also stops taking writes once its statements have had their time."""
+    db = runtime.db
+    order: list[str] = []
+
+    def slow(key: str):  # type: ignore[no-untyped-def]
+        def write(conn: Connection) -> None:
+            time.sleep(0.004)  # 5 of these exceed SQLite's per-batch statement budget
+            conn.execute(insert(idempotency_keys).values(**_row(key)))
+            order.append(key)
+
+        return write
+
+    async def main() -> None:
+        backlog = [asyncio.ensure_future(db.write(slow(f"b{i}"))) for i in range(60)]
+        await asyncio.sleep(0)  # the backlog is queued (its first batch may have begun)
+        await db.write(slow("urgent"), first=True)
+        assert order.index("urgent") < 40, order  # in the next batch, not after the backlog
+        await asyncio.gather(*backlog)
+
+    before = db.batches
+    asyncio.run(main())
+    assert db.run(_keys) == {f"b{i}" for i in range(60)} | {"urgent"}
+    if is_sqlite(db.url):  # statements on the loop's thread: the backlog split by time
+        assert db.batches - before >= 3
