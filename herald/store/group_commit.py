@@ -38,7 +38,7 @@ WriteFn = Callable[[Connection], Any]
 Outcome = tuple[Any, BaseException | None]
 _STOP = object()
 _WAKE = object()  # an urgent write is waiting
-BUDGET_S = 0.02  # statements per SQLite batch: the loop's thread is not theirs for longer
+BUDGET_S = 0.05  # statements per SQLite batch: the loop's thread is not theirs for longer
 
 
 def apply(conn: Connection, fn: WriteFn) -> Outcome:

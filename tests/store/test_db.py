@@ -126,7 +126,7 @@ def test_a_first_write_goes_ahead_of_a_backlog(runtime: Runtime) -> None:
 
     def slow(key: str):  # type: ignore[no-untyped-def]
         def write(conn: Connection) -> None:
-            time.sleep(0.004)  # 5 of these exceed SQLite's per-batch statement budget
+            time.sleep(0.012)  # 5 of these exceed SQLite's per-batch statement budget
             conn.execute(insert(idempotency_keys).values(**_row(key)))
             order.append(key)
 
