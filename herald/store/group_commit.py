@@ -160,12 +160,12 @@ class ThreadCommitter:
     def _run(self) -> None:
         with self._engine.connect() as conn:
             while True:
-                first = self._jobs.get()
+                # Urgent writes whose wake-up an earlier batch consumed must not wait.
+                first = _WAKE if self._urgent else self._jobs.get()
                 if first is _STOP:
                     return
                 batch: list[Any] = []
-                while self._urgent and len(batch) < self._max_batch:
-                    batch.append(self._urgent.popleft())
+                self._take_urgent(batch)
                 if first is not _WAKE:
                     batch.append(first)
                 stop = self._drain(batch)
@@ -182,9 +182,15 @@ class ThreadCommitter:
                 return False
             if job is _STOP:
                 return True
-            if job is not _WAKE:
+            if job is _WAKE:
+                self._take_urgent(batch)
+            else:
                 batch.append(job)
         return False
+
+    def _take_urgent(self, batch: list[Any]) -> None:
+        while self._urgent and len(batch) < self._max_batch:
+            batch.append(self._urgent.popleft())
 
     def _commit_batch(self, conn: Connection, batch: list[Any]) -> None:
         try:
