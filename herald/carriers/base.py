@@ -83,6 +83,14 @@ class Transport(Protocol):
         """Submit segments (of one or more messages); one result each, in order."""
         ...
 
+    async def reconcile(self, batch: Sequence[Submission]) -> list[SubmitResult | None]:
+        """For segments whose submit outcome is unknown (a crash came between the intent
+        and the answer, or the submitting node is gone): the answer the carrier gave each
+        one it has, or None for one it never got (safe to submit). A carrier that has a
+        message again owes its receipt, and sends it. A transport that cannot ask answers
+        None for all, and a resend is then the documented risk."""
+        ...
+
     def lookup(self, e164: str) -> CarrierInfo | None:
         """The recipient's carrier and what it supports, if known."""
         ...

@@ -33,7 +33,12 @@ from herald.carriers.network import (
 )
 from herald.clock import Clock
 from herald.store.db import Database
-from herald.store.simulator_log import LoggedSubmission, load_references, record_submissions
+from herald.store.simulator_log import (
+    LoggedSubmission,
+    known_references,
+    load_references,
+    record_submissions,
+)
 
 log = logging.getLogger("herald.carriers.simulator")
 
@@ -128,6 +133,30 @@ class CarrierSimulator:
 
     def lookup(self, e164: str) -> CarrierInfo | None:
         return lookup_carrier(e164)
+
+    async def reconcile(self, batch: Sequence[Submission]) -> list[SubmitResult | None]:
+        """Look each reference up in the durable log (another node may have logged it):
+        a known one is answered as it was (the answer is a pure function of the
+        submission) and its receipt, if one is owed, is sent again; nothing is logged."""
+        if self._on_receipt is None:
+            raise RuntimeError("start() the simulator before reconciling with it")
+        references = [submission.reference for submission in batch]
+        known = await self._db.read(partial(known_references, references=references))
+        now_us = self._clock.now_us()
+        results: list[SubmitResult | None] = []
+        receipts = []
+        for submission in batch:
+            if submission.reference not in known:
+                results.append(None)
+                continue
+            self._seen.add(submission.reference)
+            result, fate = self._decide(submission, lookup_carrier(submission.recipient))
+            results.append(result)
+            if fate.has_receipt and submission.part == submission.parts:
+                receipts.append(self._receipt(submission.message_sid, fate, now_us, 0.0))
+        if receipts:
+            self._schedule(receipts)
+        return results
 
     async def submit(self, batch: Sequence[Submission]) -> list[SubmitResult]:
         """Answer each submission once the batch is in the durable log (one group commit)."""

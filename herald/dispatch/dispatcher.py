@@ -19,7 +19,7 @@ from functools import partial
 
 from sqlalchemy.engine import Connection
 
-from herald.carriers.base import Receipt, Transport
+from herald.carriers.base import Receipt, Submission, Transport
 from herald.clock import Clock
 from herald.dispatch.queues import Entry, SenderQueue
 from herald.dispatch.sender_loop import SenderLoop
@@ -61,6 +61,7 @@ class Dispatcher:
         horizon_s: int,
         metrics: Metrics,
         on_callbacks: Callable[[], None] = lambda: None,
+        resume_after_s: float = 1.0,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -83,6 +84,8 @@ class Dispatcher:
         self._wake_expiry = asyncio.Event()
         self.sender_cache: dict[str, store.SenderRow | None] = {}
         self._receipts: list[tuple[Change, asyncio.Future[None]]] = []
+        self._resume_at_us = 0
+        self._resume_after_us = round(resume_after_s * SECOND_US)
         self._receipt_writes: set[asyncio.Task[None]] = set()
 
     # ---- the API's side -------------------------------------------------------------
@@ -116,10 +119,16 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
+        # A crashed run may have sent up to this very instant: its last second and ours
+        # must not add up to more than a sender's MPS.
+        self._resume_at_us = self.clock.now_us() + self._resume_after_us
+        for queue in self.queues.values():
+            queue.not_before_us = self._resume_at_us
         await self.transport.start(self._on_receipt)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
+                await self._reconcile_sent()
                 await self._load(statuses=(MessageStatus.QUEUED, MessageStatus.SENDING))
                 group.create_task(self._intake())
                 group.create_task(self._expiry())
@@ -140,6 +149,29 @@ class Dispatcher:
             head = q.head_created_us()
             view.append((q.address, q.backlog, (now - head) / SECOND_US if head else 0.0))
         return view
+
+    async def _reconcile_sent(self) -> None:
+        """Messages `sent` within the receipt wait and not final: a crash may have lost
+        their receipts in flight. The carrier is asked again, and one that has a message
+        still owes its receipt and sends it (a receipt for a final message changes
+        nothing)."""
+        after, since = 0, self.clock.now_us() - RECEIPT_WAIT_S * SECOND_US
+        while True:
+            rows = await self.db.read(
+                partial(
+                    store.load_waiting,
+                    after_id=after,
+                    limit=LOAD_BATCH,
+                    statuses=(MessageStatus.SENT,),
+                    sent_since=since,
+                )
+            )
+            if not rows:
+                return
+            after = rows[-1].id
+            await self.transport.reconcile([_last_part(row) for row in rows])
+            if len(rows) < LOAD_BATCH:
+                return
 
     # ---- intake -----------------------------------------------------------------------
 
@@ -201,6 +233,7 @@ class Dispatcher:
         else:
             mps = sender.mps or default_mps(sender.kind, sender.country)
             queue = SenderQueue(key=key, address=row.from_number, kind=sender.kind, mps=mps)
+        queue.not_before_us = self._resume_at_us
         self.queues[key] = queue
         return queue
 
@@ -209,8 +242,14 @@ class Dispatcher:
         deadline = validity_deadline(row.date_created, row.validity_period)
         parts = encoded.segments if row.num_media == 0 else (row.body,)
         # A message found `sending` at start goes again from its first part with the same
-        # references, so a carrier that deduplicates answers it as before.
-        entry = Entry(row=row, deadline_us=deadline, parts=parts, encoding=encoded.encoding)
+        # references, each first asked of the carrier (`reconcile`), never blindly resent.
+        entry = Entry(
+            row=row,
+            deadline_us=deadline,
+            parts=parts,
+            encoding=encoded.encoding,
+            uncertain=row.status is MessageStatus.SENDING,
+        )
         queue.push(entry)
         self._entries[row.sid] = entry
         heapq.heappush(self._deadlines, (deadline, row.sid, queue.key))
@@ -353,6 +392,26 @@ class Dispatcher:
                 stored.set_result(None)
             else:
                 stored.set_exception(outcome)
+
+
+def _last_part(row: QueuedRow) -> Submission:
+    """The submission of a message's last part, as the sender loop made it: the part
+    that carries the receipt. (Only its reference and recipient matter to `reconcile`.)"""
+    encoded = encode_body(row.body, smart=row.smart_encoded)
+    parts = encoded.segments if row.num_media == 0 else (row.body,)
+    return Submission(
+        reference=f"{row.sid}/{len(parts)}",
+        message_sid=row.sid,
+        account_sid=row.account_sid,
+        sender=row.from_number,
+        sender_kind=SenderKind.LONG_CODE,
+        recipient=row.to_number,
+        part=len(parts),
+        parts=len(parts),
+        text=parts[-1],
+        encoding=encoded.encoding,
+        media_urls=(),
+    )
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

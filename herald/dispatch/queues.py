@@ -30,6 +30,9 @@ class Entry:
     media_urls: tuple[str, ...] = ()
     expired: bool = False
     sent_at_us: int = 0
+    # Found `sending` at start: some parts may have reached the carrier. Its parts are
+    # reconciled with the carrier (asked, not sent) before any is submitted again.
+    uncertain: bool = False
 
     @property
     def sid(self) -> str:
@@ -54,6 +57,9 @@ class SenderQueue:
     window: Window = field(default_factory=Window)
     backlog: int = 0  # segments queued and not yet submitted (the overflow rule's count)
     reserved: dict[str, int] = field(default_factory=dict)  # accepted, not yet queued
+    # Nothing goes out before this: a second after the queue was taken on, so that sends
+    # of its previous owner (a crashed run, another node) and ours never share a window.
+    not_before_us: int = 0
     # The overflow check runs in the create's write function, which is the writer
     # thread on PostgreSQL: every change of the backlog takes this lock.
     lock: threading.Lock = field(default_factory=threading.Lock)

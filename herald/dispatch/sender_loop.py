@@ -36,6 +36,9 @@ class SenderLoop:
         d, q = self.d, self.q
         while not d._stop.is_set():
             now = d.clock.now_us()
+            if now < q.not_before_us:
+                await d.clock.sleep((q.not_before_us - now) / SECOND_US)
+                continue
             await d.expire_due(now)  # never submit a message past its validity period
             wanted = q.wanted(MAX_BATCH)
             if wanted == 0:
@@ -67,9 +70,30 @@ class SenderLoop:
             )
         started = d.clock.now_us()
         self.q.window = restamp(self.q.window, granted_at, started)
-        results = await d.transport.submit([s for _, s in submissions])
+        results = await self._carry(submissions)
         d.metrics.submit_seconds.observe((d.clock.now_us() - started) / SECOND_US)
         return await self._record(submissions, results, started)
+
+    async def _carry(self, submissions: list[tuple[Entry, Submission]]) -> list[SubmitResult]:
+        """Submit, except the parts of uncertain messages the carrier already has: those
+        take the answer it gave then (asked with `reconcile`, never sent twice)."""
+        transport = self.d.transport
+        found: list[SubmitResult | None] = [None] * len(submissions)
+        doubtful = [i for i, (entry, _) in enumerate(submissions) if entry.uncertain]
+        if doubtful:
+            had = await transport.reconcile([submissions[i][1] for i in doubtful])
+            for i, answer in zip(doubtful, had, strict=True):
+                found[i] = answer
+            for i in doubtful:
+                submissions[i][0].uncertain = False
+            known = sum(answer is not None for answer in had)
+            log.info("reconciled %d uncertain segments: %d the carrier had", len(doubtful), known)
+        fresh = [i for i, answer in enumerate(found) if answer is None]
+        if fresh:
+            answers = await transport.submit([submissions[i][1] for i in fresh])
+            for i, answer in zip(fresh, answers, strict=True):
+                found[i] = answer
+        return [answer for answer in found if answer is not None]  # every one by now
 
     def _submission(self, entry: Entry, part: int) -> Submission:
         row = entry.row

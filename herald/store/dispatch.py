@@ -85,15 +85,21 @@ def queued_row(message: Message) -> QueuedRow:
 
 
 def load_waiting(
-    conn: Connection, *, after_id: int, limit: int, statuses: Sequence[MessageStatus]
+    conn: Connection,
+    *,
+    after_id: int,
+    limit: int,
+    statuses: Sequence[MessageStatus],
+    sent_since: int | None = None,
 ) -> list[QueuedRow]:
-    """Messages in `statuses` with a row id above `after_id`, oldest first."""
-    rows = conn.execute(
-        select(*_QUEUED_COLUMNS)
-        .where(m.id > after_id, m.status.in_([s.value for s in statuses]))
-        .order_by(m.id)
-        .limit(limit)
+    """Messages in `statuses` with a row id above `after_id`, oldest first (with
+    `sent_since`, only those sent since then)."""
+    query = select(*_QUEUED_COLUMNS).where(
+        m.id > after_id, m.status.in_([s.value for s in statuses])
     )
+    if sent_since is not None:
+        query = query.where(m.date_sent >= sent_since)
+    rows = conn.execute(query.order_by(m.id).limit(limit))
     return [_queued(row, row.id) for row in rows]
 
 

@@ -58,6 +58,16 @@ def record_submissions(conn: Connection, entries: Sequence[LoggedSubmission]) ->
     _INSERT.run_many(conn, [_row(entry) for entry in entries])
 
 
+def known_references(conn: Connection, references: Sequence[str]) -> set[str]:
+    """Which of these references the simulator has logged (taken or refused)."""
+    found: set[str] = set()
+    for start in range(0, len(references), 500):
+        chunk = list(references[start : start + 500])
+        rows = conn.execute(select(table.c.reference).where(table.c.reference.in_(chunk)))
+        found.update(row.reference for row in rows)
+    return found
+
+
 def load_references(conn: Connection, *, since_us: int) -> list[str]:
     rows = conn.execute(select(table.c.reference).where(table.c.received_at >= since_us))
     return [row.reference for row in rows]

@@ -33,7 +33,14 @@ SECOND = 1_000_000
 
 
 class Harness:
-    def __init__(self, runtime: Runtime, *, mps: int = 1, horizon_s: int = 14_400) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        mps: int = 1,
+        horizon_s: int = 14_400,
+        resume_after_s: float = 0.0,
+    ) -> None:
         self.runtime = runtime
         self.clock = ManualClock(START)
         account = create_account(runtime, friendly_name="d", is_test=False)
@@ -42,7 +49,13 @@ class Harness:
         runtime.db.run(lambda c: senders.insert_number(c, self.number))
         self.sim = CarrierSimulator(runtime.db, self.clock, latency="instant")
         self.dispatcher = Dispatcher(
-            runtime.db, self.clock, self.sim, OutboxSink(), horizon_s=horizon_s, metrics=Metrics()
+            runtime.db,
+            self.clock,
+            self.sim,
+            OutboxSink(),
+            horizon_s=horizon_s,
+            metrics=Metrics(),
+            resume_after_s=resume_after_s,
         )
 
     def add(
