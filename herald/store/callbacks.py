@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     or_,
     select,
     update,
@@ -49,9 +50,9 @@ def _still_pending(table: FromClause) -> ColumnElement[bool]:
     return table.c.state.concat(literal_column("''")) == _PENDING_SQL
 
 
-_SEQUENCE, _URL, _HEAD = 3, 4, 15  # positions in a row of all columns, then the head
+_SEQUENCE, _URL, _HEAD = 3, 4, 16  # positions in a row of all columns, then the head
 
-_UNSET = ("id", "last_error", "last_status_code")
+_UNSET = ("id", "last_error", "last_status_code", "leased_by")
 _RECORD = RawStatement(
     update(callbacks)
     .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
@@ -62,6 +63,7 @@ _RECORD = RawStatement(
         last_error=bindparam("error"),
         last_status_code=bindparam("status_code"),
         date_updated=bindparam("now"),
+        leased_by=null(),
     )
 )
 # A message's later callbacks are never attempted before this one is done, so their
@@ -81,7 +83,7 @@ _MOVE_SUCCESSORS = RawStatement(
 def _callback(row: Sequence[Any]) -> Callback:
     """A callback from a row of all its columns, in table order."""
     (id_, account_sid, message_sid, sequence, url, method, params, *rest) = row
-    (event_time, state, attempts, next_attempt_at, error, status_code, created, updated) = rest
+    (event_time, state, attempts, next_attempt_at, error, status_code, created, updated) = rest[:8]
     return Callback(
         id=int(id_),
         account_sid=account_sid,
@@ -204,6 +206,11 @@ _DEFER = RawStatement(
     .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
     .values(next_attempt_at=bindparam("until"))
 )
+_LEASE = RawStatement(
+    update(callbacks)
+    .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
+    .values(next_attempt_at=bindparam("until"), leased_by=bindparam("node"))
+)
 
 
 def _pick(
@@ -227,6 +234,7 @@ def claim_due(
     limit: int,
     *,
     lease_until: int | None = None,
+    lease_owner: str | None = None,
     busy: Mapping[str, int] | None = None,
     per_origin: int | None = None,
 ) -> list[Callback]:
@@ -249,10 +257,12 @@ def claim_due(
     heads = [row for row in rows if row[_SEQUENCE] == row[_HEAD]]
     chosen = _pick(heads, limit, busy, per_origin)
     if lease_until is not None:
-        parked = [row for row in rows if row[_SEQUENCE] != row[_HEAD]]
-        deferred = [{"cid": row[0], "until": lease_until} for row in (*chosen, *parked)]
-        if deferred:
-            _DEFER.run_many(conn, deferred)
+        parked = [{"cid": r[0], "until": lease_until} for r in rows if r[_SEQUENCE] != r[_HEAD]]
+        if parked:
+            _DEFER.run_many(conn, parked)
+        if chosen:
+            leased = [{"cid": r[0], "until": lease_until, "node": lease_owner} for r in chosen]
+            _LEASE.run_many(conn, leased)
     return [_callback(row[:_HEAD]) for row in chosen]
 
 
@@ -293,8 +303,23 @@ def release(conn: Connection, ids: Sequence[int], now: int) -> None:
         conn.execute(
             update(callbacks)
             .where(callbacks.c.id.in_(list(ids)), callbacks.c.state == PENDING)
-            .values(next_attempt_at=now)
+            .values(next_attempt_at=now, leased_by=None)
         )
+
+
+def release_leases_of_others(conn: Connection, node: str, now: int) -> int:
+    """Make every callback leased by another node due now: for a database only this
+    process uses (SQLite), where any such lease is a crashed run's."""
+    result = conn.execute(
+        update(callbacks)
+        .where(
+            callbacks.c.leased_by.is_not(None),
+            callbacks.c.leased_by != node,
+            callbacks.c.state == PENDING,
+        )
+        .values(next_attempt_at=now, leased_by=None)
+    )
+    return int(result.rowcount)
 
 
 def mark_delivered(conn: Connection, callback: Callback, now: int, status_code: int) -> None:

@@ -200,9 +200,20 @@ callbacks = Table(
     Column("last_error", Text, nullable=True),
     Column("last_status_code", Integer, nullable=True),
     *_dates(),
+    Column("leased_by", String(64), nullable=True),  # the node attempting it, if any
     UniqueConstraint("message_sid", "sequence"),
     Index(None, "state", "next_attempt_at"),
     Index(None, "account_sid", "state", "id"),
+)
+
+# Which node dispatches each sender's queue (`herald.dispatch.leases`): one at a time, so
+# per-sender rates hold across processes; a lease not renewed by `expires_at` is free.
+sender_leases = Table(
+    "sender_leases",
+    metadata,
+    Column("sender_key", String(80), primary_key=True),
+    Column("owner", String(64), nullable=True),
+    Column("expires_at", Micros, nullable=False),
 )
 
 # The carrier simulator's own log of every submission it received, apart from Herald's

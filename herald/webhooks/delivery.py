@@ -1,7 +1,9 @@
 """Status-callback delivery: drain the outbox, POST each callback signed, retry with
 exponential backoff, dead-letter after `max_attempts`.
 
-A loop of its own, so a slow receiver never slows sending. Each cycle is one
+A loop of its own, so a slow receiver never slows sending. Claims are leased to this node
+(`leased_by`); a crashed node's leases run out, or, on SQLite, where this is the only node,
+are released at start. Each cycle is one
 transaction that stores the finished attempts and claims more, so callback n+1 of a
 message is claimable the moment n's outcome is stored. Claims run ahead of the free
 request slots (up to twice as many held), so requests never wait on a commit.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from herald.clock import Clock
+from herald.node import NODE_ID
 from herald.store import accounts as account_store
 from herald.store import callbacks as store
 from herald.store.db import Database
@@ -41,6 +44,7 @@ log = logging.getLogger("herald.webhooks")
 
 PURGE_EVERY_US = 60_000_000
 AHEAD = 2  # claims held per request slot
+LEASE_MARGIN_S = 10.0  # a claim's lease: its wait for a slot (AHEAD × timeout) and this
 
 TokenLookup = Callable[[str], Awaitable[str | None] | str | None]
 
@@ -103,6 +107,7 @@ class CallbackDelivery:
         processes: int = 0,
         courier: Courier | None = None,
         jitter: Callable[[], float] | None = random.random,
+        sole_node: bool = False,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -114,6 +119,7 @@ class CallbackDelivery:
         self._poll_us = round(poll_s * 1e6)
         self._keep_us = round(keep_delivered_s * 1e6)
         self._processes = processes
+        self._sole_node = sole_node
         self._given_courier = courier
         self._jitter = jitter
         self._wakeup = asyncio.Event()
@@ -133,6 +139,8 @@ class CallbackDelivery:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then cancel requests in flight and release them."""
+        if self._sole_node:
+            await self._release_stale_leases()
         async with self._courier() as courier, asyncio.TaskGroup() as tasks:
             watcher = tasks.create_task(self._watch(stop))
             while not stop.is_set():
@@ -144,6 +152,16 @@ class CallbackDelivery:
                     await self._idle()
             watcher.cancel()
             await self._shutdown()
+
+    async def _release_stale_leases(self) -> None:
+        """The only node on this database: callbacks leased by any other are a crashed
+        run's, owed now rather than when their leases run out."""
+        now = self._clock.now_us()
+        released = await self._db.write(
+            lambda conn: store.release_leases_of_others(conn, NODE_ID, now)
+        )
+        if released:
+            log.info("%d callbacks leased by a previous run are due again", released)
 
     @asynccontextmanager
     async def _courier(self) -> AsyncIterator[Courier]:
@@ -190,7 +208,7 @@ class CallbackDelivery:
         room = AHEAD * self._concurrency - len(self._held) + len(done)
         now = self._cycle_at = self._clock.now_us()
         purge = now >= self._next_purge
-        lease = now + round((AHEAD * self._timeout_s + 30) * 1e6)
+        lease = now + round((AHEAD * self._timeout_s + LEASE_MARGIN_S) * 1e6)
 
         def write(conn: Connection) -> list[Callback]:
             store.record(conn, done, now)
@@ -199,7 +217,13 @@ class CallbackDelivery:
             if room <= 0:
                 return []
             return store.claim_due(
-                conn, now, room, lease_until=lease, busy=+busy, per_origin=AHEAD * self._per_host
+                conn,
+                now,
+                room,
+                lease_until=lease,
+                lease_owner=NODE_ID,
+                busy=+busy,
+                per_origin=AHEAD * self._per_host,
             )
 
         try:

@@ -431,3 +431,19 @@ def test_dead_letters_api_lists_and_retries(runtime: Runtime, account: Account) 
         assert client.get(f"{base}.json").json()["dead_letters"] == []
     [again] = runtime.db.run(lambda conn: outbox.claim_due(conn, runtime.clock.now_us(), 5))
     assert again.id == callback.id and again.state is CallbackState.PENDING
+
+
+def test_a_crashed_runs_leases_are_released_on_a_sole_node(
+    runtime: Runtime, account: Account
+) -> None:
+    enqueue(runtime, new_message(runtime, account), "http://a.example/x", MessageStatus.SENT)
+    enqueue(runtime, new_message(runtime, account), "http://a.example/x", MessageStatus.SENT)
+    run = runtime.db.run
+    mine, theirs = run(
+        lambda conn: outbox.claim_due(conn, T0, 2, lease_until=T0 + 999, lease_owner="dead")
+    )
+    run(lambda conn: outbox.mark_retry(conn, mine, T0 + 500, "HTTP 500", 500, T0 + 1))
+    assert run(lambda conn: outbox.claim_due(conn, T0 + 2, 10)) == []  # leased, backing off
+    assert run(lambda conn: outbox.release_leases_of_others(conn, "me", T0 + 2)) == 1
+    [again] = run(lambda conn: outbox.claim_due(conn, T0 + 2, 10))
+    assert again.id == theirs.id  # the backing-off one keeps its schedule
