@@ -29,6 +29,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (HERALD_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (HERALD_PORT, default 8080)")
     serve.add_argument("--public-url", help="base of absolute URLs Herald emits")
+    serve.add_argument(
+        "--no-api",
+        dest="api",
+        action="store_false",
+        default=None,
+        help="a dispatch-only node: no REST API, only /healthz and /metrics (HERALD_API=false)",
+    )
+    serve.add_argument(
+        "--no-dispatch",
+        dest="dispatch",
+        action="store_false",
+        default=None,
+        help="an API-only node: accepted messages wait for a dispatching node "
+        "(HERALD_DISPATCH=false)",
+    )
     commands.add_parser("migrate", help="apply database migrations and exit")
     accounts = commands.add_parser("accounts", help="manage accounts")
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
@@ -51,6 +66,8 @@ def _settings(args: argparse.Namespace) -> config.Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         public_url=getattr(args, "public_url", None),
+        api=getattr(args, "api", None),
+        dispatch=getattr(args, "dispatch", None),
     )
 
 
@@ -85,7 +102,8 @@ def _serve(settings: config.Settings) -> int:
     from herald.runtime import build
 
     runtime = build(settings)
-    created = ensure_first_account(runtime)
+    with runtime.db.bootstrap_lock():  # several nodes may start at once
+        created = ensure_first_account(runtime)
     if created is not None:
         print(f"Created account {created.sid}", flush=True)
         print(f"  AccountSid: {created.sid}", flush=True)
@@ -102,6 +120,7 @@ def _serve(settings: config.Settings) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,
         proxy_headers=False,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
     )
     return 0
 

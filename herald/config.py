@@ -32,6 +32,8 @@ class Settings:
     auth_cache_s: float = 5.0
     idempotency_ttl_s: int = 86_400
     dispatch: bool = True
+    api: bool = True
+    shutdown_grace_s: float = 10.0
     queue_horizon_s: int = 14_400
     simulator_seed: int = 0
     simulator_latency: str = "realistic"
@@ -160,6 +162,10 @@ def load(environ: Mapping[str, str]) -> Settings:
             environ, "HERALD_IDEMPOTENCY_TTL_S", _positive_int, d.idempotency_ttl_s
         ),
         dispatch=_parse(environ, "HERALD_DISPATCH", _flag, d.dispatch),
+        api=_parse(environ, "HERALD_API", _flag, d.api),
+        shutdown_grace_s=_parse(
+            environ, "HERALD_SHUTDOWN_GRACE_S", _positive_float, d.shutdown_grace_s
+        ),
         queue_horizon_s=_parse(environ, "HERALD_QUEUE_HORIZON_S", _positive_int, d.queue_horizon_s),
         simulator_seed=_parse(environ, "HERALD_SIMULATOR_SEED", _int, d.simulator_seed),
         simulator_latency=_parse(

@@ -51,6 +51,9 @@ class Metrics:
     def watch_queues(self, view: QueueView) -> None:
         self.registry.register(_QueueCollector(view))
 
+    def watch_leases(self, node: str, owned: Callable[[], list[str]]) -> None:
+        self.registry.register(_LeaseCollector(node, owned))
+
     def watch_callbacks(self, view: CallbackView) -> None:
         self.registry.register(_CallbackCollector(view))
 
@@ -76,6 +79,33 @@ class _QueueCollector(Collector):
             wait.add_metric([sender], head_wait)
         yield depth
         yield wait
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _LeaseCollector(Collector):
+    """Which senders this process dispatches (with several nodes: those it leases)."""
+
+    def __init__(self, node: str, owned: Callable[[], list[str]]) -> None:
+        self._node = node
+        self._owned = owned
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        owned = self._owned()
+        count = GaugeMetricFamily(
+            "herald_owned_senders", "Senders this node dispatches", labels=["node"]
+        )
+        count.add_metric([self._node], len(owned))
+        yield count
+        each = GaugeMetricFamily(
+            "herald_sender_owned",
+            "1 for each sender this node dispatches",
+            labels=["node", "sender"],
+        )
+        for sender in owned:
+            each.add_metric([self._node, sender], 1)
+        yield each
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -64,7 +64,8 @@ def build(
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(url, synchronous=settings.sqlite_synchronous, max_batch=settings.group_commit_max)
-    migrate.upgrade(db.write_engine)
+    with db.bootstrap_lock():  # several nodes may start at once
+        migrate.upgrade(db.write_engine)
     clock = clock or SystemClock()
     runtime = Runtime(
         settings=settings,
@@ -102,7 +103,9 @@ def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
         horizon_s=settings.queue_horizon_s,
         metrics=runtime.metrics,
         on_callbacks=runtime.delivery.wake,
+        leased=not is_sqlite(settings.resolved_database_url),
     )
     runtime.metrics.watch_queues(runtime.dispatcher.queue_view)
+    runtime.metrics.watch_leases(runtime.dispatcher.node, runtime.dispatcher.owned_senders)
     delivery = runtime.delivery
     runtime.metrics.watch_callbacks(lambda: dataclasses.asdict(delivery.stats))

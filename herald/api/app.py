@@ -24,6 +24,7 @@ from herald.domain.errors import TwilioError
 from herald.runtime import Runtime
 
 access_log = logging.getLogger("herald.access")
+log = logging.getLogger("herald")
 
 A = "/2010-04-01/Accounts/{account_sid}"
 H = "/herald/v1/Accounts/{account_sid}"  # Herald's own resources
@@ -135,8 +136,16 @@ def create_app(runtime: Runtime) -> Starlette:
         try:
             yield
         finally:
+            # Stop taking work; what is in flight is finished or handed back (leases
+            # released, unsent callbacks made due), within the grace period.
             stop.set()
-            await background
+            try:
+                await asyncio.wait_for(background, runtime.settings.shutdown_grace_s)
+            except TimeoutError:
+                log.warning(
+                    "shutdown grace period (%gs) over; stopping now",
+                    runtime.settings.shutdown_grace_s,
+                )
             runtime.close()
 
     handlers: dict[Any, Any] = {
@@ -144,7 +153,8 @@ def create_app(runtime: Runtime) -> Starlette:
         HTTPException: on_http_error,
         Exception: on_unexpected,
     }
-    app = Starlette(routes=routes(), exception_handlers=handlers, lifespan=lifespan)
+    served = routes() if runtime.settings.api else routes()[:2]  # a dispatch-only node
+    app = Starlette(routes=served, exception_handlers=handlers, lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(RequestIdMiddleware, runtime=runtime)
     return app

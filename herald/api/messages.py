@@ -29,6 +29,7 @@ from herald.api.requests import (
     query_of,
     runtime_of,
 )
+from herald.dispatch.dispatcher import check_overflow_in_store
 from herald.domain import errors, outbound, timestamps
 from herald.domain.message import Media, Message
 from herald.domain.sids import Prefix
@@ -105,8 +106,13 @@ class _Creation:
                 return first, False
         sender_sid = _owned_sender(conn, account_sid, self.draft)
         message = _new_message(account_sid, self.draft, self.sid, self.now, sender_sid)
-        if self.runtime.dispatcher is not None:  # the overflow rule (21611), before writing
+        # The overflow rule (21611), before writing: by the queue this node holds, or by
+        # the store's count on an API-only node.
+        if self.runtime.dispatcher is not None:
             self.runtime.dispatcher.reserve(conn, queued_row(message), message.num_segments)
+        else:
+            horizon = self.runtime.settings.queue_horizon_s
+            check_overflow_in_store(conn, queued_row(message), message.num_segments, horizon)
         store.insert_message(conn, message, self.items)
         if key is not None:
             store.remember_key(conn, account_sid, key, message.sid, self.request_hash, self.now)

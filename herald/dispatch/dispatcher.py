@@ -31,17 +31,24 @@ from herald.domain.ratelimit import (
     SECOND_US,
     default_mps,
     validity_deadline,
+    would_overflow,
 )
 from herald.domain.senders import SenderKind
 from herald.domain.status import MessageStatus
 from herald.metrics import Metrics
+from herald.node import NODE_ID
 from herald.store import dispatch as store
+from herald.store import leases
 from herald.store.db import Database
 from herald.store.dispatch import QueuedRow
 
 log = logging.getLogger("herald.dispatch")
 
 POLL_S = 1.0
+LEASE_US = 10 * SECOND_US  # a sender lease lasts this long unless renewed
+RENEW_S = 3.0
+LEASE_MARGIN_US = 2 * SECOND_US  # no submit on a lease with less than this left
+LOOKBACK_IDS = 5_000
 RECEIPT_WAIT_S = 72 * 3600  # in-memory wait for a receipt; carriers give up well before
 LOAD_BATCH = 5_000
 
@@ -62,6 +69,8 @@ class Dispatcher:
         metrics: Metrics,
         on_callbacks: Callable[[], None] = lambda: None,
         resume_after_s: float = 1.0,
+        leased: bool = False,
+        node: str = NODE_ID,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -86,6 +95,11 @@ class Dispatcher:
         self._receipts: list[tuple[Change, asyncio.Future[None]]] = []
         self._resume_at_us = 0
         self._resume_after_us = round(resume_after_s * SECOND_US)
+        # With several nodes on one database, a node dispatches only the senders whose
+        # lease it holds (key -> when our lease runs out); alone, it owns every sender.
+        self.leased = leased
+        self.node = node
+        self._lease_until: dict[str, int] = {}
         self._receipt_writes: set[asyncio.Task[None]] = set()
 
     # ---- the API's side -------------------------------------------------------------
@@ -93,6 +107,9 @@ class Dispatcher:
     def reserve(self, conn: Connection, row: QueuedRow, segments: int) -> None:
         """Refuse with 21611 a message that would overflow its sender's queue, else count
         it in the backlog until it is queued. Runs inside the create's write function."""
+        if not self.owns(queue_key(row)):  # another node's queue: count it in the store
+            check_overflow_in_store(conn, row, segments, self.horizon_s, self.sender_cache)
+            return
         queue = self._queue_for(conn, row)
         if not queue.reserve_within(row.sid, segments, self.horizon_s):
             raise errors.QueueFull()
@@ -110,10 +127,107 @@ class Dispatcher:
         if row.sid in self._entries:
             return
         queue = self.queues.get(queue_key(row))
-        if queue is None:
-            self._wake_intake.set()  # the poll will find it with its sender's details
+        if queue is None or not self.owns(queue.key):
+            self._wake_intake.set()  # the poll will find it (and take the sender's lease)
             return
         self._add(queue, row)
+
+    # ---- leases -----------------------------------------------------------------------
+
+    def owns(self, key: str) -> bool:
+        return not self.leased or key in self._lease_until
+
+    def may_send(self, key: str, now: int) -> bool:
+        """Our lease on `key` has a safe margin left (a lease we may have lost is never
+        used: its next owner waits until it has expired, and a second more)."""
+        return not self.leased or self._lease_until.get(key, 0) - LEASE_MARGIN_US > now
+
+    def owned_senders(self) -> list[str]:
+        return sorted(self._lease_until) if self.leased else sorted(self.queues)
+
+    async def _acquire(self, keys: set[str]) -> None:
+        """Take the free or expired leases among `keys` and load those senders' queues."""
+        now = self.clock.now_us()
+        until = now + LEASE_US
+        taken = await self.db.write(
+            partial(leases.acquire, keys=sorted(keys), node=self.node, now=now, until=until)
+        )
+        if not taken:
+            return
+        for key, previous in taken:
+            self._lease_until[key] = until
+            if previous:
+                log.warning(
+                    "sender %s: lease taken over from node %s by node %s", key, previous, self.node
+                )
+        fresh = [key for key, _ in taken]
+        waiting = (MessageStatus.QUEUED, MessageStatus.SENDING)
+        rows = await self.db.read(partial(store.load_for_keys, keys=fresh, statuses=waiting))
+        await self._fill_sender_cache(rows)
+        for row in rows:
+            if row.sid not in self._entries:
+                queue = self._queue_from_cache(row)
+                queue.not_before_us = max(queue.not_before_us, now + self._resume_after_us)
+                self._add(queue, row)
+        took_over = [key for key, previous in taken if previous]
+        if took_over:  # receipts owed to the previous owner may have died with it
+            since = now - RECEIPT_WAIT_S * SECOND_US
+            sent = await self.db.read(
+                partial(
+                    store.load_for_keys,
+                    keys=took_over,
+                    statuses=(MessageStatus.SENT,),
+                    sent_since=since,
+                )
+            )
+            if sent:
+                await self.transport.reconcile([_last_part(row) for row in sent])
+
+    async def _keep_leases(self) -> None:
+        """Renew our leases; let go at once of any another node took over meanwhile."""
+        while not self._stop.is_set():
+            await _wait(self._stop, RENEW_S)
+            if self._stop.is_set() or not self._lease_until:
+                continue
+            now = self.clock.now_us()
+            until = now + LEASE_US
+            keys = sorted(self._lease_until)
+            try:
+                still = await self.db.write(
+                    partial(leases.renew, keys=keys, node=self.node, until=until)
+                )
+            except Exception:
+                log.exception("could not renew %d sender leases; retrying", len(keys))
+                continue
+            for key in keys:
+                if key in still:
+                    self._lease_until[key] = until
+                else:
+                    log.warning(
+                        "sender %s: lease lost by node %s; dropping its queue", key, self.node
+                    )
+                    self._drop_queue(key)
+
+    def _drop_queue(self, key: str) -> None:
+        self._lease_until.pop(key, None)
+        task = self._loops.pop(key, None)
+        if task is not None:
+            task.cancel()
+        queue = self.queues.pop(key, None)
+        if queue is not None:
+            for entry in queue.entries:
+                self._entries.pop(entry.sid, None)
+
+    async def _release_leases(self) -> None:
+        if not self.leased or not self._lease_until:
+            return
+        now = self.clock.now_us()
+        try:
+            released = await self.db.write(partial(leases.release, node=self.node, now=now))
+            log.info("node %s released %d sender leases", self.node, released)
+        except Exception:
+            log.exception("could not release sender leases; they will expire")
+        self._lease_until.clear()
 
     # ---- running ----------------------------------------------------------------------
 
@@ -128,15 +242,19 @@ class Dispatcher:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                await self._reconcile_sent()
+                if not self.leased:  # alone on the database: every sent message is ours
+                    await self._reconcile_sent()
                 await self._load(statuses=(MessageStatus.QUEUED, MessageStatus.SENDING))
                 group.create_task(self._intake())
                 group.create_task(self._expiry())
+                if self.leased:
+                    group.create_task(self._keep_leases())
                 await stop.wait()
                 self._wake_intake.set()
                 self._wake_expiry.set()
                 for task in self._loops.values():
                     task.cancel()
+            await self._release_leases()
         finally:
             self._group = None
             await self.transport.close()
@@ -177,6 +295,10 @@ class Dispatcher:
 
     async def _intake(self) -> None:
         while not self._stop.is_set():
+            if self.leased:
+                # Other nodes commit rows out of id order: look back over recent ids (rows
+                # already queued here are skipped), and find senders whose lease expired.
+                self._high_water = max(0, self._high_water - LOOKBACK_IDS)
             await self._load(statuses=(MessageStatus.QUEUED,))
             await _wait(self._wake_intake, POLL_S)
             self._wake_intake.clear()
@@ -194,16 +316,25 @@ class Dispatcher:
             if not rows:
                 return
             self._high_water = rows[-1].id
-            missing = {
-                r.sender_sid for r in rows if r.sender_sid and r.sender_sid not in self.sender_cache
-            }
-            if missing:
-                await self.db.read(partial(self._cache_senders, sids=missing))
+            if self.leased:
+                unowned = {queue_key(r) for r in rows if r.sid not in self._entries}
+                unowned -= self._lease_until.keys()
+                if unowned:
+                    await self._acquire(unowned)
+                rows = [r for r in rows if queue_key(r) in self._lease_until]
+            await self._fill_sender_cache(rows)
             for row in rows:
                 if row.sid not in self._entries:
                     self._add(self._queue_from_cache(row), row)
             if len(rows) < LOAD_BATCH:
                 return
+
+    async def _fill_sender_cache(self, rows: list[QueuedRow]) -> None:
+        missing = {
+            r.sender_sid for r in rows if r.sender_sid and r.sender_sid not in self.sender_cache
+        }
+        if missing:
+            await self.db.read(partial(self._cache_senders, sids=missing))
 
     def _cache_senders(self, conn: Connection, *, sids: set[str]) -> None:
         for sid in sids:
@@ -392,6 +523,29 @@ class Dispatcher:
                 stored.set_result(None)
             else:
                 stored.set_exception(outcome)
+
+
+def check_overflow_in_store(
+    conn: Connection,
+    row: QueuedRow,
+    segments: int,
+    horizon_s: int,
+    senders: dict[str, store.SenderRow | None] | None = None,
+) -> None:
+    """The overflow rule (21611) from the store's count of the sender's waiting segments:
+    for a node that does not hold the sender's queue (an API-only node, or the sender is
+    leased to another). Concurrent creates on several nodes may each pass it at the edge."""
+    senders = {} if senders is None else senders
+    if row.sender_sid and row.sender_sid not in senders:
+        senders[row.sender_sid] = store.sender(conn, row.sender_sid)
+    sender = senders.get(row.sender_sid or "")
+    mps = (
+        INTERNATIONAL_MPS
+        if sender is None
+        else sender.mps or default_mps(sender.kind, sender.country)
+    )
+    if would_overflow(store.backlog_segments(conn, row), segments, mps, horizon_s):
+        raise errors.QueueFull()
 
 
 def _last_part(row: QueuedRow) -> Submission:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("herald.dispatch")
 
 MAX_BATCH = 500  # segments per submit call
+LEASE_WAIT_S = 0.2
 
 
 class SenderLoop:
@@ -38,6 +39,11 @@ class SenderLoop:
             now = d.clock.now_us()
             if now < q.not_before_us:
                 await d.clock.sleep((q.not_before_us - now) / SECOND_US)
+                continue
+            if not d.may_send(q.key, now):
+                if not d.owns(q.key):
+                    return  # the lease is gone and so is the queue
+                await d.clock.sleep(LEASE_WAIT_S)  # until the lease is renewed
                 continue
             await d.expire_due(now)  # never submit a message past its validity period
             wanted = q.wanted(MAX_BATCH)

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import fcntl
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
@@ -54,6 +56,35 @@ def make_engine(url: str, *, synchronous: str = "FULL", immediate: bool = False)
     return engine
 
 
+BOOTSTRAP_LOCK = 0x48455241  # "HERA": PostgreSQL advisory lock key for start-up
+
+
+@contextmanager
+def bootstrap_lock(engine: Engine) -> Iterator[None]:
+    """Serialise start-up (migrations, the first account) between nodes starting at once:
+    a PostgreSQL advisory lock, or a lock file beside the SQLite database."""
+    if not is_sqlite(str(engine.url)):
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({BOOTSTRAP_LOCK})")
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({BOOTSTRAP_LOCK})")
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Database:
     """The engines, a group committer for writes and a small thread pool for reads."""
 
@@ -86,6 +117,9 @@ class Database:
     def _run_read(self, fn: Callable[[Connection], T]) -> T:
         with self.read_engine.connect() as conn, conn.begin():
             return fn(conn)
+
+    def bootstrap_lock(self) -> AbstractContextManager[None]:
+        return bootstrap_lock(self.write_engine)
 
     def run(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in its own transaction on the calling thread (CLI, start-up, tests)."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, literal_column, select, update
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
 from herald.domain.message import Message
@@ -101,6 +101,41 @@ def load_waiting(
         query = query.where(m.date_sent >= sent_since)
     rows = conn.execute(query.order_by(m.id).limit(limit))
     return [_queued(row, row.id) for row in rows]
+
+
+def load_for_keys(
+    conn: Connection,
+    keys: Sequence[str],
+    statuses: Sequence[MessageStatus],
+    sent_since: int | None = None,
+) -> list[QueuedRow]:
+    """Messages in `statuses` of the senders whose queue keys these are (a sender's SID,
+    or `account/from` for an alphanumeric ID), oldest first."""
+    sids = [key for key in keys if "/" not in key]
+    pairs = [key.split("/", 1) for key in keys if "/" in key]
+    senders: list[ColumnElement[bool]] = [m.sender_sid.in_(sids)] if sids else []
+    senders += [
+        (m.account_sid == a) & (m.from_number == f) & m.sender_sid.is_(None) for a, f in pairs
+    ]
+    if not senders:
+        return []
+    query = select(*_QUEUED_COLUMNS).where(m.status.in_([s.value for s in statuses]), or_(*senders))
+    if sent_since is not None:
+        query = query.where(m.date_sent >= sent_since)
+    rows = conn.execute(query.order_by(m.id))
+    return [_queued(row, row.id) for row in rows]
+
+
+def backlog_segments(conn: Connection, row: QueuedRow) -> int:
+    """Segments waiting for this message's sender, counted in the store (for a node that
+    does not own the sender's queue)."""
+    if row.sender_sid:
+        mine = m.sender_sid == row.sender_sid
+    else:
+        mine = (m.account_sid == row.account_sid) & (m.from_number == row.from_number)
+    waiting = m.status.in_([MessageStatus.QUEUED.value, MessageStatus.SENDING.value])
+    found = conn.execute(select(func.coalesce(func.sum(m.num_segments), 0)).where(mine, waiting))
+    return int(found.scalar_one())
 
 
 def load_message(conn: Connection, sid: str) -> QueuedRow | None:
