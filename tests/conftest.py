@@ -77,6 +77,14 @@ class _Postgres:
         self.created.append(name)
         return self.url_for(name)
 
+    def empty(self) -> str:
+        """A new database without even the schema (nodes starting on it migrate it)."""
+        name = f"{self.prefix}_{next(_counter)}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.url_for(name)
+
     def drop_all(self) -> None:
         with self.admin.connect() as conn:
             for name in [*self.created, self.template]:

@@ -100,6 +100,9 @@ class Dispatcher:
         self.leased = leased
         self.node = node
         self._lease_until: dict[str, int] = {}
+        self._alive_nodes = 1
+        self._held_total = 0  # leases held by all nodes, as of the last renewal
+        self._first_send_us: dict[str, int] = {}  # key -> no send before (lease taken + 1 s)
         self._receipt_writes: set[asyncio.Task[None]] = set()
 
     # ---- the API's side -------------------------------------------------------------
@@ -146,16 +149,30 @@ class Dispatcher:
         return sorted(self._lease_until) if self.leased else sorted(self.queues)
 
     async def _acquire(self, keys: set[str]) -> None:
-        """Take the free or expired leases among `keys` and load those senders' queues."""
+        """Take the free or expired leases among `keys`, up to this node's fair share of
+        the senders in sight (÷ the nodes alive, one spare), and load those queues."""
         now = self.clock.now_us()
         until = now + LEASE_US
+        # Leases held anywhere (as of the last renewal) and those in sight here that may be
+        # free: an overestimate, so the senders of a dead node are always taken.
+        in_play = max(self._held_total, len(self._lease_until)) + len(keys)
+        share = -(-in_play // max(1, self._alive_nodes)) + 1
+        room = max(0, share - len(self._lease_until))
+        if room == 0:
+            return
         taken = await self.db.write(
-            partial(leases.acquire, keys=sorted(keys), node=self.node, now=now, until=until)
+            partial(
+                leases.acquire, keys=sorted(keys), node=self.node, now=now, until=until, limit=room
+            )
         )
         if not taken:
             return
+        self._held_total += len(taken)
         for key, previous in taken:
             self._lease_until[key] = until
+            # Whenever its queue is made (now or when its messages turn up), its first
+            # send waits a second from the taking: the last owner's sends age out.
+            self._first_send_us[key] = now + self._resume_after_us
             if previous:
                 log.warning(
                     "sender %s: lease taken over from node %s by node %s", key, previous, self.node
@@ -167,7 +184,7 @@ class Dispatcher:
         for row in rows:
             if row.sid not in self._entries:
                 queue = self._queue_from_cache(row)
-                queue.not_before_us = max(queue.not_before_us, now + self._resume_after_us)
+                queue.not_before_us = max(queue.not_before_us, self._first_send_us[queue.key])
                 self._add(queue, row)
         took_over = [key for key, previous in taken if previous]
         if took_over:  # receipts owed to the previous owner may have died with it
@@ -183,19 +200,26 @@ class Dispatcher:
             if sent:
                 await self.transport.reconcile([_last_part(row) for row in sent])
 
+    async def _heartbeat(self) -> None:
+        now = self.clock.now_us()
+        self._alive_nodes = await self.db.write(partial(leases.heartbeat, node=self.node, now=now))
+
     async def _keep_leases(self) -> None:
-        """Renew our leases; let go at once of any another node took over meanwhile."""
+        """Say we are alive; renew our leases and let go at once of any another node took
+        over meanwhile; hand back idle senders beyond our fair share (new nodes get some)."""
         while not self._stop.is_set():
             await _wait(self._stop, RENEW_S)
-            if self._stop.is_set() or not self._lease_until:
+            if self._stop.is_set():
                 continue
             now = self.clock.now_us()
             until = now + LEASE_US
             keys = sorted(self._lease_until)
             try:
+                await self._heartbeat()
                 still = await self.db.write(
                     partial(leases.renew, keys=keys, node=self.node, until=until)
                 )
+                held = await self.db.read(partial(leases.held_count, now=now))
             except Exception:
                 log.exception("could not renew %d sender leases; retrying", len(keys))
                 continue
@@ -207,9 +231,33 @@ class Dispatcher:
                         "sender %s: lease lost by node %s; dropping its queue", key, self.node
                     )
                     self._drop_queue(key)
+            self._held_total = held
+            await self._hand_back_idle(held)
+
+    async def _hand_back_idle(self, held: int) -> None:
+        share = -(-held // max(1, self._alive_nodes)) + 1
+        extra = len(self._lease_until) - share
+        if extra <= 0:
+            return
+        inflight = {queue_key(entry.row) for entry in self.inflight.values()}
+        # Idle: nothing queued, no loop (which may be mid-submit with its queue empty),
+        # nothing awaiting a receipt.
+        idle = [
+            key
+            for key in sorted(self._lease_until)
+            if not (key in self.queues and self.queues[key].entries)
+            and key not in self._loops
+            and key not in inflight
+        ][:extra]
+        if idle:
+            await self.db.write(partial(leases.hand_back, keys=idle, node=self.node))
+            for key in idle:
+                self._drop_queue(key)
+            log.info("node %s handed back %d idle senders beyond its share", self.node, len(idle))
 
     def _drop_queue(self, key: str) -> None:
         self._lease_until.pop(key, None)
+        self._first_send_us.pop(key, None)
         task = self._loops.pop(key, None)
         if task is not None:
             task.cancel()
@@ -219,11 +267,12 @@ class Dispatcher:
                 self._entries.pop(entry.sid, None)
 
     async def _release_leases(self) -> None:
-        if not self.leased or not self._lease_until:
+        if not self.leased:
             return
         now = self.clock.now_us()
         try:
             released = await self.db.write(partial(leases.release, node=self.node, now=now))
+            await self.db.write(partial(leases.leave, node=self.node))
             log.info("node %s released %d sender leases", self.node, released)
         except Exception:
             log.exception("could not release sender leases; they will expire")
@@ -244,6 +293,8 @@ class Dispatcher:
                 self._group = group
                 if not self.leased:  # alone on the database: every sent message is ours
                     await self._reconcile_sent()
+                else:  # be counted before taking a share of the senders
+                    await self._heartbeat()
                 await self._load(statuses=(MessageStatus.QUEUED, MessageStatus.SENDING))
                 group.create_task(self._intake())
                 group.create_task(self._expiry())
@@ -364,7 +415,7 @@ class Dispatcher:
         else:
             mps = sender.mps or default_mps(sender.kind, sender.country)
             queue = SenderQueue(key=key, address=row.from_number, kind=sender.kind, mps=mps)
-        queue.not_before_us = self._resume_at_us
+        queue.not_before_us = max(self._resume_at_us, self._first_send_us.get(key, 0))
         self.queues[key] = queue
         return queue
 

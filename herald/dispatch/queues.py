@@ -33,6 +33,7 @@ class Entry:
     # Found `sending` at start: some parts may have reached the carrier. Its parts are
     # reconciled with the carrier (asked, not sent) before any is submitted again.
     uncertain: bool = False
+    intent_recorded: bool = False  # marked `sending` by this node (pushed back, it goes again)
 
     @property
     def sid(self) -> str:

@@ -61,12 +61,9 @@ class SenderLoop:
     async def _submit(self, taken: list[tuple[Entry, int, int]], *, granted_at: int) -> int:
         """Submit the taken segments; when to try again (µs) if the carrier pushed back."""
         d = self.d
-        starting = [entry.row for entry, first, _ in taken if first == 1]
-        if starting:
-            now = d.clock.now_us()
-            for row in starting:
-                d.metrics.queue_wait_seconds.observe((now - row.date_created) / SECOND_US)
-            await d.db.write(mark_sending(starting, now))
+        taken = await self._record_intent(taken)
+        if not taken:
+            return 0
         submissions: list[tuple[Entry, Submission]] = []
         for entry, first, last in taken:
             if entry.row.num_media and not entry.media_urls:
@@ -100,6 +97,36 @@ class SenderLoop:
             for i, answer in zip(fresh, answers, strict=True):
                 found[i] = answer
         return [answer for answer in found if answer is not None]  # every one by now
+
+    async def _record_intent(
+        self, taken: list[tuple[Entry, int, int]]
+    ) -> list[tuple[Entry, int, int]]:
+        """Mark the messages starting now `sending` (invariant 2); what may still go out.
+        A message read as queued that has since left `queued` (a stale read raced its
+        sending, or another node has it) is not sent again from here."""
+        d = self.d
+        starting = [
+            entry
+            for entry, first, _ in taken
+            if first == 1 and not entry.uncertain and not entry.intent_recorded
+        ]
+        if starting:
+            now = d.clock.now_us()
+            for entry in starting:
+                d.metrics.queue_wait_seconds.observe((now - entry.row.date_created) / SECOND_US)
+            still_queued = await d.db.write(mark_sending([e.row for e in starting], now))
+            stale = set()
+            for entry, ok in zip(starting, still_queued, strict=True):
+                entry.intent_recorded = ok
+                if not ok:
+                    stale.add(entry.sid)
+            if stale:
+                log.warning("not sending %d messages that are no longer queued", len(stale))
+                for entry, _, _ in taken:
+                    if entry.sid in stale:
+                        d.forget(entry)
+                taken = [t for t in taken if t[0].sid not in stale]
+        return taken
 
     def _submission(self, entry: Entry, part: int) -> Submission:
         row = entry.row

@@ -39,11 +39,11 @@ class SentMessage:
     carrier: str | None
 
 
-def mark_sending(rows: Sequence[QueuedRow], now: int) -> Callable[[Connection], None]:
+def mark_sending(rows: Sequence[QueuedRow], now: int) -> Callable[[Connection], list[bool]]:
     sids = [row.sid for row in rows]
 
-    def write(conn: Connection) -> None:
-        store.mark_sending(conn, sids, now)
+    def write(conn: Connection) -> list[bool]:
+        return store.mark_sending(conn, sids, now)
 
     return write
 

@@ -192,9 +192,12 @@ _TO_SENT = RawStatement(
 )
 
 
-def mark_sending(conn: Connection, sids: Sequence[str], now: int) -> None:
-    """Record the intent to submit (invariant 2) before the carrier sees anything."""
-    _TO_SENDING.run_many(conn, [{"b_sid": sid, "b_now": now} for sid in sids])
+def mark_sending(conn: Connection, sids: Sequence[str], now: int) -> list[bool]:
+    """Record the intent to submit (invariant 2) before the carrier sees anything; for
+    each, whether it was still queued (if not, it is not this submit's to send: another
+    node or an earlier pass has it)."""
+    counts = _TO_SENDING.run_each(conn, [{"b_sid": sid, "b_now": now} for sid in sids])
+    return [count > 0 for count in counts]
 
 
 def mark_sent(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

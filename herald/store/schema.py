@@ -216,6 +216,16 @@ sender_leases = Table(
     Column("expires_at", Micros, nullable=False),
 )
 
+# Dispatching nodes and when each last said it was alive: a node takes only its fair
+# share of the senders (those with queued messages ÷ the nodes alive).
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("node_id", String(64), primary_key=True),
+    Column("started_at", Micros, nullable=False),
+    Column("heartbeat_at", Micros, nullable=False),
+)
+
 # The carrier simulator's own log of every submission it received, apart from Herald's
 # messages, as a carrier's records would be: tests count duplicates and rates from it.
 simulator_submissions = Table(

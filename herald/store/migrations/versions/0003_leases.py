@@ -1,4 +1,4 @@
-"""leases: sender queue leases between nodes, callback lease owners
+"""leases: sender queue leases between nodes, live nodes, callback lease owners
 
 Revision ID: 0003
 Revises: 0002
@@ -24,9 +24,17 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("sender_key", name=op.f("pk_sender_leases")),
     )
+    op.create_table(
+        "nodes",
+        sa.Column("node_id", sa.String(length=64), nullable=False),
+        sa.Column("started_at", sa.BigInteger(), nullable=False),
+        sa.Column("heartbeat_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("node_id", name=op.f("pk_nodes")),
+    )
     op.add_column("callbacks", sa.Column("leased_by", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("callbacks", "leased_by")
+    op.drop_table("nodes")
     op.drop_table("sender_leases")
