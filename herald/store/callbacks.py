@@ -201,9 +201,22 @@ def _due(full: Iterable[str] = ()) -> Select[Any]:
 
 
 _DUE = RawStatement(_due())
+_EARLIER = aliased(callbacks)
+# Parked only while an earlier one is still pending: on PostgreSQL another node may have
+# finished it (and made this one due) since the claim read them.
 _DEFER = RawStatement(
     update(callbacks)
-    .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
+    .where(
+        callbacks.c.id == bindparam("cid"),
+        _IS_PENDING,
+        select(_EARLIER.c.id)
+        .where(
+            _EARLIER.c.message_sid == callbacks.c.message_sid,
+            _EARLIER.c.sequence < callbacks.c.sequence,
+            _still_pending(_EARLIER),
+        )
+        .exists(),
+    )
     .values(next_attempt_at=bindparam("until"))
 )
 _LEASE = RawStatement(
