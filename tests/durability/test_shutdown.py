@@ -76,11 +76,7 @@ def test_sigterm_hands_back_leases_and_callbacks(
             started = time.monotonic()
             with engine.connect() as conn:
                 while time.monotonic() - started < 30:
-                    left = conn.execute(
-                        text(
-                            "SELECT count(*) FROM messages WHERE status NOT IN ('delivered', 'undelivered')"
-                        )
-                    ).scalar_one()
+                    left = conn.execute(_NOT_FINAL).scalar_one()
                     conn.rollback()
                     if left == 0:
                         break
