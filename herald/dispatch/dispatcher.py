@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from herald.carriers.base import Receipt, Submission, Transport
 from herald.clock import Clock
+from herald.dispatch.ownership import RENEW_S, Ownership
 from herald.dispatch.queues import Entry, SenderQueue
 from herald.dispatch.sender_loop import SenderLoop
 from herald.dispatch.transitions import CallbackSink, Change, finish, finish_many
@@ -38,16 +39,12 @@ from herald.domain.status import MessageStatus
 from herald.metrics import Metrics
 from herald.node import NODE_ID
 from herald.store import dispatch as store
-from herald.store import leases
 from herald.store.db import Database
 from herald.store.dispatch import QueuedRow
 
 log = logging.getLogger("herald.dispatch")
 
 POLL_S = 1.0
-LEASE_US = 10 * SECOND_US  # a sender lease lasts this long unless renewed
-RENEW_S = 3.0
-LEASE_MARGIN_US = 2 * SECOND_US  # no submit on a lease with less than this left
 LOOKBACK_IDS = 5_000
 RECEIPT_WAIT_S = 72 * 3600  # in-memory wait for a receipt; carriers give up well before
 LOAD_BATCH = 5_000
@@ -95,14 +92,11 @@ class Dispatcher:
         self._receipts: list[tuple[Change, asyncio.Future[None]]] = []
         self._resume_at_us = 0
         self._resume_after_us = round(resume_after_s * SECOND_US)
-        # With several nodes on one database, a node dispatches only the senders whose
-        # lease it holds (key -> when our lease runs out); alone, it owns every sender.
         self.leased = leased
         self.node = node
-        self._lease_until: dict[str, int] = {}
-        self._alive_nodes = 1
-        self._held_total = 0  # leases held by all nodes, as of the last renewal
-        self._first_send_us: dict[str, int] = {}  # key -> no send before (lease taken + 1 s)
+        self.ownership = Ownership(
+            db, clock, node=node, leased=leased, resume_after_us=self._resume_after_us
+        )
         self._receipt_writes: set[asyncio.Task[None]] = set()
 
     # ---- the API's side -------------------------------------------------------------
@@ -138,57 +132,29 @@ class Dispatcher:
     # ---- leases -----------------------------------------------------------------------
 
     def owns(self, key: str) -> bool:
-        return not self.leased or key in self._lease_until
+        return self.ownership.owns(key)
 
     def may_send(self, key: str, now: int) -> bool:
-        """Our lease on `key` has a safe margin left (a lease we may have lost is never
-        used: its next owner waits until it has expired, and a second more)."""
-        return not self.leased or self._lease_until.get(key, 0) - LEASE_MARGIN_US > now
+        return self.ownership.may_send(key, now)
 
     def owned_senders(self) -> list[str]:
-        return sorted(self._lease_until) if self.leased else sorted(self.queues)
+        return self.ownership.keys() if self.leased else sorted(self.queues)
 
     async def _acquire(self, keys: set[str]) -> None:
-        """Take the free or expired leases among `keys`, up to this node's fair share of
-        the senders in sight (÷ the nodes alive, one spare), and load those queues."""
-        now = self.clock.now_us()
-        until = now + LEASE_US
-        # Leases held anywhere (as of the last renewal) and those in sight here that may be
-        # free: an overestimate, so the senders of a dead node are always taken.
-        in_play = max(self._held_total, len(self._lease_until)) + len(keys)
-        share = -(-in_play // max(1, self._alive_nodes)) + 1
-        room = max(0, share - len(self._lease_until))
-        if room == 0:
-            return
-        taken = await self.db.write(
-            partial(
-                leases.acquire, keys=sorted(keys), node=self.node, now=now, until=until, limit=room
-            )
-        )
+        """Take what leases we may among `keys` and load those senders' queues."""
+        taken = await self.ownership.acquire(keys)
         if not taken:
             return
-        self._held_total += len(taken)
-        for key, previous in taken:
-            self._lease_until[key] = until
-            # Whenever its queue is made (now or when its messages turn up), its first
-            # send waits a second from the taking: the last owner's sends age out.
-            self._first_send_us[key] = now + self._resume_after_us
-            if previous:
-                log.warning(
-                    "sender %s: lease taken over from node %s by node %s", key, previous, self.node
-                )
         fresh = [key for key, _ in taken]
         waiting = (MessageStatus.QUEUED, MessageStatus.SENDING)
         rows = await self.db.read(partial(store.load_for_keys, keys=fresh, statuses=waiting))
         await self._fill_sender_cache(rows)
         for row in rows:
             if row.sid not in self._entries:
-                queue = self._queue_from_cache(row)
-                queue.not_before_us = max(queue.not_before_us, self._first_send_us[queue.key])
-                self._add(queue, row)
+                self._add(self._queue_from_cache(row), row)
         took_over = [key for key, previous in taken if previous]
         if took_over:  # receipts owed to the previous owner may have died with it
-            since = now - RECEIPT_WAIT_S * SECOND_US
+            since = self.clock.now_us() - RECEIPT_WAIT_S * SECOND_US
             sent = await self.db.read(
                 partial(
                     store.load_for_keys,
@@ -200,64 +166,32 @@ class Dispatcher:
             if sent:
                 await self.transport.reconcile([_last_part(row) for row in sent])
 
-    async def _heartbeat(self) -> None:
-        now = self.clock.now_us()
-        self._alive_nodes = await self.db.write(partial(leases.heartbeat, node=self.node, now=now))
-
     async def _keep_leases(self) -> None:
-        """Say we are alive; renew our leases and let go at once of any another node took
-        over meanwhile; hand back idle senders beyond our fair share (new nodes get some)."""
+        """Renew our leases, dropping at once the queues of any lost; hand back idle ones."""
         while not self._stop.is_set():
             await _wait(self._stop, RENEW_S)
             if self._stop.is_set():
                 continue
-            now = self.clock.now_us()
-            until = now + LEASE_US
-            keys = sorted(self._lease_until)
             try:
-                await self._heartbeat()
-                still = await self.db.write(
-                    partial(leases.renew, keys=keys, node=self.node, until=until)
-                )
-                held = await self.db.read(partial(leases.held_count, now=now))
+                lost = await self.ownership.renew()
             except Exception:
-                log.exception("could not renew %d sender leases; retrying", len(keys))
+                log.exception("could not renew the sender leases; retrying")
                 continue
-            for key in keys:
-                if key in still:
-                    self._lease_until[key] = until
-                else:
-                    log.warning(
-                        "sender %s: lease lost by node %s; dropping its queue", key, self.node
-                    )
-                    self._drop_queue(key)
-            self._held_total = held
-            await self._hand_back_idle(held)
-
-    async def _hand_back_idle(self, held: int) -> None:
-        share = -(-held // max(1, self._alive_nodes)) + 1
-        extra = len(self._lease_until) - share
-        if extra <= 0:
-            return
-        inflight = {queue_key(entry.row) for entry in self.inflight.values()}
-        # Idle: nothing queued, no loop (which may be mid-submit with its queue empty),
-        # nothing awaiting a receipt.
-        idle = [
-            key
-            for key in sorted(self._lease_until)
-            if not (key in self.queues and self.queues[key].entries)
-            and key not in self._loops
-            and key not in inflight
-        ][:extra]
-        if idle:
-            await self.db.write(partial(leases.hand_back, keys=idle, node=self.node))
-            for key in idle:
+            for key in lost:
                 self._drop_queue(key)
-            log.info("node %s handed back %d idle senders beyond its share", self.node, len(idle))
+            for key in await self.ownership.hand_back_idle(self._is_idle):
+                self._drop_queue(key)
+
+    def _is_idle(self, key: str) -> bool:
+        """Nothing queued, no loop (which may be mid-submit with its queue empty), nothing
+        awaiting a receipt."""
+        queue = self.queues.get(key)
+        if (queue is not None and queue.entries) or key in self._loops:
+            return False
+        return all(queue_key(entry.row) != key for entry in self.inflight.values())
 
     def _drop_queue(self, key: str) -> None:
-        self._lease_until.pop(key, None)
-        self._first_send_us.pop(key, None)
+        self.ownership.forget(key)
         task = self._loops.pop(key, None)
         if task is not None:
             task.cancel()
@@ -265,18 +199,6 @@ class Dispatcher:
         if queue is not None:
             for entry in queue.entries:
                 self._entries.pop(entry.sid, None)
-
-    async def _release_leases(self) -> None:
-        if not self.leased:
-            return
-        now = self.clock.now_us()
-        try:
-            released = await self.db.write(partial(leases.release, node=self.node, now=now))
-            await self.db.write(partial(leases.leave, node=self.node))
-            log.info("node %s released %d sender leases", self.node, released)
-        except Exception:
-            log.exception("could not release sender leases; they will expire")
-        self._lease_until.clear()
 
     # ---- running ----------------------------------------------------------------------
 
@@ -294,7 +216,7 @@ class Dispatcher:
                 if not self.leased:  # alone on the database: every sent message is ours
                     await self._reconcile_sent()
                 else:  # be counted before taking a share of the senders
-                    await self._heartbeat()
+                    await self.ownership.heartbeat()
                 await self._load(statuses=(MessageStatus.QUEUED, MessageStatus.SENDING))
                 group.create_task(self._intake())
                 group.create_task(self._expiry())
@@ -305,7 +227,7 @@ class Dispatcher:
                 self._wake_expiry.set()
                 for task in self._loops.values():
                     task.cancel()
-            await self._release_leases()
+            await self.ownership.release()
         finally:
             self._group = None
             await self.transport.close()
@@ -369,10 +291,10 @@ class Dispatcher:
             self._high_water = rows[-1].id
             if self.leased:
                 unowned = {queue_key(r) for r in rows if r.sid not in self._entries}
-                unowned -= self._lease_until.keys()
+                unowned = {key for key in unowned if not self.owns(key)}
                 if unowned:
                     await self._acquire(unowned)
-                rows = [r for r in rows if queue_key(r) in self._lease_until]
+                rows = [r for r in rows if self.owns(queue_key(r))]
             await self._fill_sender_cache(rows)
             for row in rows:
                 if row.sid not in self._entries:
@@ -415,7 +337,7 @@ class Dispatcher:
         else:
             mps = sender.mps or default_mps(sender.kind, sender.country)
             queue = SenderQueue(key=key, address=row.from_number, kind=sender.kind, mps=mps)
-        queue.not_before_us = max(self._resume_at_us, self._first_send_us.get(key, 0))
+        queue.not_before_us = max(self._resume_at_us, self.ownership.first_send_us(key))
         self.queues[key] = queue
         return queue
 
