@@ -184,3 +184,43 @@ def test_three_nodes_one_killed_exactly_once_and_within_rates(
     owed = {(sid, n) for sid, count in sequences.items() for n in range(1, count + 1)}
     assert owed - got == set()
     assert "lease taken over from node" in "".join(node.log_tail(400) for node in nodes)
+
+
+def test_api_only_and_dispatch_only_nodes(postgres: _Postgres | None, tmp_path: Path) -> None:
+    if postgres is None:
+        pytest.skip("PostgreSQL is not available (HERALD_TEST_DATABASE_URL)")
+    url = postgres.empty()
+    env = {"HERALD_DATABASE_URL": url, "HERALD_SIMULATOR_LATENCY": "instant"}
+    (tmp_path / "api").mkdir()
+    (tmp_path / "dispatch").mkdir()
+    api_node = Node(tmp_path / "api", free_port(), env=env, args=("--no-dispatch",)).start()
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        [(account, token)] = conn.execute(text("SELECT sid, auth_token FROM accounts")).all()
+    base = f"/2010-04-01/Accounts/{account}"
+    dispatcher = Node(tmp_path / "dispatch", free_port(), env=env, args=("--no-api",))
+    try:
+        with httpx.Client(base_url=api_node.url, auth=(account, token)) as api:
+            made = api.post(f"{base}/IncomingPhoneNumbers.json", data={"PhoneNumber": SENDERS[0]})
+            assert made.status_code == 201, made.text
+            form = {"To": "+14155550100", "From": SENDERS[0], "Body": "hi"}
+            sid = api.post(f"{base}/Messages.json", data=form).json()["sid"]
+            time.sleep(1.5)
+            assert api.get(f"{base}/Messages/{sid}.json").json()["status"] == "queued"
+            dispatcher.start()
+            # The dispatch-only node serves no API, only its health and metrics.
+            other = httpx.get(dispatcher.url + f"{base}/Messages/{sid}.json", auth=(account, token))
+            assert other.status_code == 404
+            assert httpx.get(dispatcher.url + "/metrics").status_code == 200
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                status = api.get(f"{base}/Messages/{sid}.json").json()["status"]
+                if status == "delivered":
+                    break
+                time.sleep(0.2)
+            assert status == "delivered"
+            assert 'herald_owned_senders{node="' in httpx.get(dispatcher.url + "/metrics").text
+    finally:
+        dispatcher.stop()
+        api_node.stop()
+        engine.dispose()
