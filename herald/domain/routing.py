@@ -1,0 +1,266 @@
+"""Copilot sender selection for a Messaging Service (reference §6): which sender of the
+pool sends to a recipient, the rule that chose it, and why every other candidate lost.
+
+Pure: the caller supplies the pool, the recipient's country, area code and whether its
+carrier takes short codes, the sticky mapping, the queue waits and the mapping counts.
+Order (§6.1): first the sender type — a short code that can reach the recipient, else an
+alphanumeric ID where the country accepts one and the pool has no short code there, else
+long codes and toll-free numbers (toll-free first in Canada) — then within that type a
+valid Sticky Sender mapping, else Area Code Geomatch (US/CA), else Country Geomatch (same
+country, else a US number, else any), and Scaler among what is left: the shortest queue
+wait, with Sticky Sender on the fewest mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from herald.domain.senders import SenderKind
+
+NO_SENDER_ERROR = 21703  # no sender in the pool can send to this recipient
+PREREGISTRATION_ALERT = 30018
+NANP = frozenset({"US", "CA"})
+NUMBERS = frozenset({SenderKind.LONG_CODE, SenderKind.TOLL_FREE})
+
+
+class Rule(StrEnum):
+    SHORT_CODE = "short_code"
+    ALPHA_SENDER = "alpha_sender"
+    STICKY_SENDER = "sticky_sender"
+    AREA_CODE_GEOMATCH = "area_code_geomatch"
+    COUNTRY_GEOMATCH = "country_geomatch"
+    US_FALLBACK = "us_number_fallback"
+    ANY_NUMBER = "any_number"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    """A sender in the pool. `country` is its home country (for an alphanumeric ID, the
+    empty string: it has none); `registered_in` lists where an alpha ID is registered."""
+
+    sid: str
+    address: str
+    kind: SenderKind
+    country: str = ""
+    area_code: str | None = None
+    registered_in: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recipient:
+    country: str
+    area_code: str | None = None
+    short_codes_reachable: bool = True  # its carrier takes short codes
+    alpha: str = "no"  # the country's alphanumeric support: yes | no | restricted
+    alpha_preregistration: str = "no"  # required | no | unknown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    area_code_geomatch: bool = True
+    sticky_sender: bool = True
+    skip_unregistered_alpha: bool = False  # Herald's extension (reference §14)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    sid: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingDecision:
+    sender: Candidate | None
+    rule: Rule
+    rejected: tuple[Rejection, ...] = ()
+    rerouted: bool = False  # a short code could not reach the recipient: long code instead
+    alert: int | None = None  # 30018: alpha ID not registered where it must be
+    error_code: int | None = None  # why no sender was chosen
+    candidates: int = 0  # how many Scaler chose among
+
+
+@dataclass
+class _Trace:
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def reject(self, candidates: Sequence[Candidate], reason: str) -> None:
+        self.rejected.extend(Rejection(c.sid, reason) for c in candidates)
+
+    def keep(
+        self, candidates: Sequence[Candidate], test: Callable[[Candidate], bool], reason: str
+    ) -> list[Candidate]:
+        kept = [c for c in candidates if test(c)]
+        self.reject([c for c in candidates if not test(c)], reason)
+        return kept
+
+
+def choose_sender(
+    pool: Sequence[Candidate],
+    recipient: Recipient,
+    *,
+    sticky: str | None = None,
+    queue_waits: Mapping[str, float] | None = None,
+    mappings: Mapping[str, int] | None = None,
+    options: Options | None = None,
+    is_overlay: Callable[[str, str], bool] = lambda sender, recipient: sender == recipient,
+) -> RoutingDecision:
+    """The sender for `recipient`; `is_overlay(sender_area, recipient_area)` is Area Code
+    Geomatch's test (the same code or an overlay of it)."""
+    options = options or Options()
+    trace = _Trace()
+    typed, rule, rerouted, alert = _by_type(pool, recipient, options, trace)
+    if not typed:
+        return RoutingDecision(
+            sender=None,
+            rule=Rule.NONE,
+            rejected=tuple(trace.rejected),
+            rerouted=rerouted,
+            error_code=NO_SENDER_ERROR,
+        )
+    if sticky is not None and options.sticky_sender:
+        mapped = [c for c in typed if c.sid == sticky and not _remapped(c, typed, recipient)]
+        if mapped:
+            trace.reject(
+                [c for c in typed if c.sid != sticky],
+                "Sticky Sender maps this recipient to another sender",
+            )
+            return RoutingDecision(
+                sender=mapped[0],
+                rule=Rule.STICKY_SENDER,
+                rejected=tuple(trace.rejected),
+                rerouted=rerouted,
+                alert=alert,
+                candidates=1,
+            )
+        if any(c.sid == sticky for c in pool):
+            trace.rejected.append(Rejection(sticky, "Sticky Sender mapping no longer eligible"))
+    if rule is None:
+        typed, rule = _geomatch(typed, recipient, options, trace, is_overlay)
+    chosen = _scale(typed, queue_waits or {}, mappings or {}, options.sticky_sender)
+    trace.reject([c for c in typed if c is not chosen], "Scaler chose a less busy sender")
+    return RoutingDecision(
+        sender=chosen,
+        rule=rule,
+        rejected=tuple(trace.rejected),
+        rerouted=rerouted,
+        alert=alert,
+        candidates=len(typed),
+    )
+
+
+def _remapped(mapped: Candidate, typed: list[Candidate], recipient: Recipient) -> bool:
+    """A mapping to a number of another country gives way once the pool has one in the
+    recipient's country (§6.4: a new country sender remaps existing mappings)."""
+    return (
+        mapped.kind in NUMBERS
+        and mapped.country != recipient.country
+        and any(c.country == recipient.country for c in typed)
+    )
+
+
+def _by_type(
+    pool: Sequence[Candidate], recipient: Recipient, options: Options, trace: _Trace
+) -> tuple[list[Candidate], Rule | None, bool, int | None]:
+    """The candidates of the winning sender type; the rule when the type alone decides
+    (short code, alpha), whether a short code was rerouted, and any alert."""
+    short = [c for c in pool if c.kind is SenderKind.SHORT_CODE]
+    alpha = [c for c in pool if c.kind is SenderKind.ALPHANUMERIC]
+    numbers = [c for c in pool if c.kind in NUMBERS]
+    short_here = trace.keep(
+        short, lambda c: c.country == recipient.country, "short code of another country"
+    )
+    rerouted = False
+    if short_here and recipient.short_codes_reachable:
+        trace.reject(alpha + numbers, "a short code can reach this recipient")
+        return short_here, Rule.SHORT_CODE, False, None
+    if short_here:
+        trace.reject(short_here, "the recipient's carrier does not take short codes")
+        rerouted = True
+    if alpha and not short_here:
+        eligible, alert = _alpha(alpha, recipient, options, trace)
+        if eligible:
+            trace.reject(numbers, "an alphanumeric sender ID is used in this country")
+            return eligible, Rule.ALPHA_SENDER, False, alert
+    elif alpha:
+        trace.reject(alpha, "the pool has a short code in this country")
+    if recipient.country == "CA" and any(c.kind is SenderKind.TOLL_FREE for c in numbers):
+        numbers = trace.keep(
+            numbers,
+            lambda c: c.kind is SenderKind.TOLL_FREE,
+            "toll-free numbers are preferred in Canada",
+        )
+    return numbers, None, rerouted, None
+
+
+def _alpha(
+    alpha: list[Candidate], recipient: Recipient, options: Options, trace: _Trace
+) -> tuple[list[Candidate], int | None]:
+    if recipient.alpha != "yes":
+        trace.reject(
+            alpha, f"{recipient.country or 'this country'} does not accept alphanumeric sender IDs"
+        )
+        return [], None
+    if recipient.alpha_preregistration != "required":
+        return alpha, None
+    registered = [c for c in alpha if recipient.country in c.registered_in]
+    if registered:
+        trace.reject([c for c in alpha if c not in registered], "not registered in this country")
+        return registered, None
+    if options.skip_unregistered_alpha:
+        trace.reject(
+            alpha, "not registered in this country, and the service skips unregistered IDs"
+        )
+        return [], None
+    return alpha, PREREGISTRATION_ALERT
+
+
+def _geomatch(
+    numbers: list[Candidate],
+    recipient: Recipient,
+    options: Options,
+    trace: _Trace,
+    is_overlay: Callable[[str, str], bool],
+) -> tuple[list[Candidate], Rule]:
+    if options.area_code_geomatch and recipient.country in NANP and recipient.area_code:
+        area = recipient.area_code
+        local = [c for c in numbers if c.area_code is not None and is_overlay(c.area_code, area)]
+        if local:
+            trace.reject(
+                [c for c in numbers if c not in local],
+                "not the recipient's area code or an overlay of it",
+            )
+            return local, Rule.AREA_CODE_GEOMATCH
+        nanp = [c for c in numbers if c.country in NANP]
+        if nanp:
+            trace.reject([c for c in numbers if c not in nanp], "not a US/CA number")
+            return nanp, Rule.AREA_CODE_GEOMATCH
+    same = [c for c in numbers if c.country == recipient.country]
+    if same:
+        trace.reject([c for c in numbers if c not in same], "not from the recipient's country")
+        return same, Rule.COUNTRY_GEOMATCH
+    us = [c for c in numbers if c.country == "US"]
+    if us:
+        trace.reject(
+            [c for c in numbers if c not in us],
+            "no sender in the recipient's country: a US number first",
+        )
+        return us, Rule.US_FALLBACK
+    return numbers, Rule.ANY_NUMBER
+
+
+def _scale(
+    candidates: list[Candidate],
+    waits: Mapping[str, float],
+    mappings: Mapping[str, int],
+    sticky_on: bool,
+) -> Candidate:
+    """Scaler: the shortest queue wait; with Sticky Sender, the fewest mappings first."""
+
+    def load(c: Candidate) -> tuple[float, float, str]:
+        count = float(mappings.get(c.sid, 0)) if sticky_on else 0.0
+        return (count, waits.get(c.sid, 0.0), c.sid)
+
+    return min(candidates, key=load)
