@@ -72,14 +72,17 @@ class SenderLoop:
                 (entry, self._submission(entry, part)) for part in range(first, last + 1)
             )
         started = d.clock.now_us()
-        self.q.window = restamp(self.q.window, granted_at, started)
-        results = await self._carry(submissions)
+        results = await self._carry(submissions, granted_at)
         d.metrics.submit_seconds.observe((d.clock.now_us() - started) / SECOND_US)
         return await self._record(submissions, results, started)
 
-    async def _carry(self, submissions: list[tuple[Entry, Submission]]) -> list[SubmitResult]:
+    async def _carry(
+        self, submissions: list[tuple[Entry, Submission]], granted_at: int
+    ) -> list[SubmitResult]:
         """Submit, except the parts of uncertain messages the carrier already has: those
-        take the answer it gave then (asked with `reconcile`, never sent twice)."""
+        take the answer it gave then (asked with `reconcile`, never sent twice). The grant
+        is re-dated to the submit itself, with no await between: the carrier's clock and
+        the rate window must see the same instant."""
         transport = self.d.transport
         found: list[SubmitResult | None] = [None] * len(submissions)
         doubtful = [i for i, (entry, _) in enumerate(submissions) if entry.uncertain]
@@ -93,7 +96,9 @@ class SenderLoop:
             log.info("reconciled %d uncertain segments: %d the carrier had", len(doubtful), known)
         fresh = [i for i, answer in enumerate(found) if answer is None]
         if fresh:
-            answers = await transport.submit([submissions[i][1] for i in fresh])
+            batch = [submissions[i][1] for i in fresh]
+            self.q.window = restamp(self.q.window, granted_at, self.d.clock.now_us())
+            answers = await transport.submit(batch)
             for i, answer in zip(fresh, answers, strict=True):
                 found[i] = answer
         return [answer for answer in found if answer is not None]  # every one by now
