@@ -37,6 +37,8 @@ format: install
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/api_accept.py
+	$(BIN)/python bench/dispatch.py
+	@echo "bench/scale.py needs PostgreSQL: .venv/bin/python bench/scale.py [--database-url URL]"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
