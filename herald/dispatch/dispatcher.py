@@ -39,6 +39,7 @@ from herald.domain.status import MessageStatus
 from herald.metrics import Metrics
 from herald.node import NODE_ID
 from herald.store import dispatch as store
+from herald.store import leases
 from herald.store.db import Database
 from herald.store.dispatch import QueuedRow
 
@@ -46,6 +47,7 @@ log = logging.getLogger("herald.dispatch")
 
 POLL_S = 1.0
 LOOKBACK_IDS = 5_000
+STALE_SENDING_US = 10 * SECOND_US  # `sending` this long with no entry here: nobody's
 RECEIPT_WAIT_S = 72 * 3600  # in-memory wait for a receipt; carriers give up well before
 LOAD_BATCH = 5_000
 
@@ -179,16 +181,56 @@ class Dispatcher:
                 continue
             for key in lost:
                 self._drop_queue(key)
-            for key in await self.ownership.hand_back_idle(self._is_idle):
+            await self._adopt_orphans()
+            awaiting = {queue_key(entry.row) for entry in self.inflight.values()}
+            for key in await self.ownership.hand_back_idle(partial(self._is_idle, awaiting)):
                 self._drop_queue(key)
 
-    def _is_idle(self, key: str) -> bool:
+    async def _adopt_orphans(self) -> None:
+        """Senders with messages left `sending` (or owed a receipt) by a node that is
+        gone, and nothing queued that would bring the intake to them: take them over."""
+        now = self.clock.now_us()
+        since = now - RECEIPT_WAIT_S * SECOND_US
+        try:
+            orphans = await self.db.read(partial(leases.orphaned_keys, now=now, sent_since=since))
+        except Exception:
+            log.exception("could not look for orphaned senders; retrying")
+            return
+        unowned = {key for key in orphans if not self.owns(key)}
+        if unowned:
+            await self._acquire(unowned)
+        await self._adopt_stale_sending(now)
+
+    async def _adopt_stale_sending(self, now: int) -> None:
+        """Messages of our senders left `sending` by an attempt that is not ours (a node
+        that died before we took the sender over, then lost a race with our intake): they
+        have no entry here, so nothing would ever finish them. Reconcile them."""
+        keys = self.ownership.keys()
+        if not keys:
+            return
+        rows = await self.db.read(
+            partial(
+                store.load_for_keys,
+                keys=keys,
+                statuses=(MessageStatus.SENDING,),
+                updated_before=now - STALE_SENDING_US,
+            )
+        )
+        stray = [row for row in rows if row.sid not in self._entries]
+        if stray:
+            log.warning("adopting %d messages left sending by another attempt", len(stray))
+            await self._fill_sender_cache(stray)
+            for row in stray:
+                if self.owns(queue_key(row)):
+                    self._add(self._queue_from_cache(row), row)
+
+    def _is_idle(self, awaiting_receipts: set[str], key: str) -> bool:
         """Nothing queued, no loop (which may be mid-submit with its queue empty), nothing
         awaiting a receipt."""
         queue = self.queues.get(key)
         if (queue is not None and queue.entries) or key in self._loops:
             return False
-        return all(queue_key(entry.row) != key for entry in self.inflight.values())
+        return key not in awaiting_receipts
 
     def _drop_queue(self, key: str) -> None:
         self.ownership.forget(key)

@@ -126,7 +126,7 @@ class SenderLoop:
                 if not ok:
                     stale.add(entry.sid)
             if stale:
-                log.warning("not sending %d messages that are no longer queued", len(stale))
+                log.info("not sending %d messages that are no longer queued", len(stale))
                 for entry, _, _ in taken:
                     if entry.sid in stale:
                         d.forget(entry)

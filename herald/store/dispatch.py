@@ -108,6 +108,7 @@ def load_for_keys(
     keys: Sequence[str],
     statuses: Sequence[MessageStatus],
     sent_since: int | None = None,
+    updated_before: int | None = None,
 ) -> list[QueuedRow]:
     """Messages in `statuses` of the senders whose queue keys these are (a sender's SID,
     or `account/from` for an alphanumeric ID), oldest first."""
@@ -122,6 +123,8 @@ def load_for_keys(
     query = select(*_QUEUED_COLUMNS).where(m.status.in_([s.value for s in statuses]), or_(*senders))
     if sent_since is not None:
         query = query.where(m.date_sent >= sent_since)
+    if updated_before is not None:
+        query = query.where(m.date_updated < updated_before)
     rows = conn.execute(query.order_by(m.id))
     return [_queued(row, row.id) for row in rows]
 

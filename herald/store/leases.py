@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from herald.store.schema import nodes
+from herald.store.schema import messages, nodes
 from herald.store.schema import sender_leases as table
 
 ALIVE_US = 10_000_000  # a node not heard from for this long no longer counts
@@ -103,3 +103,20 @@ def held_count(conn: Connection, now: int) -> int:
     """Leases held by some node and not expired."""
     held = and_(table.c.owner.is_not(None), table.c.expires_at >= now)
     return int(conn.execute(select(func.count()).select_from(table).where(held)).scalar_one())
+
+
+def orphaned_keys(conn: Connection, now: int, sent_since: int) -> list[str]:
+    """Senders whose work nobody is doing: messages left `sending` under a lease that is
+    free or expired, or `sent` (a receipt owed) under a lease whose owner let it expire
+    (it died). Taking them over reconciles those messages."""
+    lease_free = or_(table.c.owner.is_(None), table.c.expires_at < now)
+    lease_dead = and_(table.c.owner.is_not(None), table.c.expires_at < now)
+    sending = and_(messages.c.status == "sending", lease_free)
+    owed = and_(messages.c.status == "sent", messages.c.date_sent >= sent_since, lease_dead)
+    rows = conn.execute(
+        select(table.c.sender_key)
+        .distinct()
+        .join(messages, messages.c.sender_sid == table.c.sender_key)
+        .where(or_(sending, owed))
+    )
+    return [row[0] for row in rows]
