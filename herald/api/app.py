@@ -25,6 +25,7 @@ from herald.runtime import Runtime
 
 access_log = logging.getLogger("herald.access")
 log = logging.getLogger("herald")
+NODE_PATHS = ("/healthz", "/metrics")  # what a dispatch-only node serves
 
 A = "/2010-04-01/Accounts/{account_sid}"
 H = "/herald/v1/Accounts/{account_sid}"  # Herald's own resources
@@ -153,7 +154,9 @@ def create_app(runtime: Runtime) -> Starlette:
         HTTPException: on_http_error,
         Exception: on_unexpected,
     }
-    served = routes() if runtime.settings.api else routes()[:2]  # a dispatch-only node
+    served = routes()
+    if not runtime.settings.api:  # a dispatch-only node
+        served = [route for route in served if route.path in NODE_PATHS]
     app = Starlette(routes=served, exception_handlers=handlers, lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(RequestIdMiddleware, runtime=runtime)
