@@ -108,15 +108,30 @@ def held_count(conn: Connection, now: int) -> int:
 def orphaned_keys(conn: Connection, now: int, sent_since: int) -> list[str]:
     """Senders whose work nobody is doing: messages left `sending` under a lease that is
     free or expired, or `sent` (a receipt owed) under a lease whose owner let it expire
-    (it died). Taking them over reconciles those messages."""
-    lease_free = or_(table.c.owner.is_(None), table.c.expires_at < now)
-    lease_dead = and_(table.c.owner.is_not(None), table.c.expires_at < now)
-    sending = and_(messages.c.status == "sending", lease_free)
-    owed = and_(messages.c.status == "sent", messages.c.date_sent >= sent_since, lease_dead)
+    (it died). Taking them over reconciles those messages. The leases are read first, so
+    the messages table is only searched (by its status index) for those few senders."""
     rows = conn.execute(
-        select(table.c.sender_key)
-        .distinct()
-        .join(messages, messages.c.sender_sid == table.c.sender_key)
-        .where(or_(sending, owed))
-    )
-    return [row[0] for row in rows]
+        select(table.c.sender_key, table.c.owner).where(
+            or_(table.c.owner.is_(None), table.c.expires_at < now)
+        )
+    ).all()
+    free = [row[0] for row in rows]
+    dead = [row[0] for row in rows if row[1] is not None]
+    found: set[str] = set()
+    for keys, status, extra in (
+        (free, "sending", None),
+        (dead, "sent", messages.c.date_sent >= sent_since),
+    ):
+        for start in range(0, len(keys), 500):
+            query = (
+                select(messages.c.sender_sid)
+                .distinct()
+                .where(
+                    messages.c.status == status,
+                    messages.c.sender_sid.in_(keys[start : start + 500]),
+                )
+            )
+            if extra is not None:
+                query = query.where(extra)
+            found.update(row[0] for row in conn.execute(query))
+    return sorted(found)
