@@ -188,6 +188,7 @@ def run(opts: dispatch.Options, admin_url: str, processes: int) -> dict[str, Any
         "segments": segments,
         "not_final": waiting,
         "callbacks_received": tally["count"],
+        "callback_duplicates_received": tally["duplicates"],
         "drain_s": round(drain_s, 2),
         "wall_s": round(wall, 2),
         "msgs_per_s": round(messages / drain_s, 1),
@@ -241,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['herald_cpu_s']:.1f} s ({result['msgs_per_herald_cpu_s']:,.0f} messages "
             f"per CPU-second), PostgreSQL {result['postgres_cpu_s']:.1f} s "
             f"({result['msgs_per_cpu_s']:,.0f} per CPU-second with it); worst window / MPS "
-            f"{result['worst_window_over_mps']:.3f}; duplicates {result['simulator_duplicates']}",
+            f"{result['worst_window_over_mps']:.3f}; duplicates {result['simulator_duplicates']}; "
+            f"callbacks received twice {result['callback_duplicates_received']}",
             flush=True,
         )
         if result["not_final"] or result["callbacks_received"] < 2 * result["messages"]:

@@ -52,7 +52,7 @@ def mark_sent(
     sent: Sequence[SentMessage], now: int, sink: CallbackSink
 ) -> Callable[[Connection], None]:
     def write(conn: Connection) -> None:
-        store.mark_sent(
+        moved = store.mark_sent(
             conn,
             [
                 {
@@ -65,7 +65,10 @@ def mark_sent(
                 for s in sent
             ],
         )
-        sink.enqueue(conn, [Change(s.row, MessageStatus.SENT) for s in sent], now)
+        changes = [
+            Change(s.row, MessageStatus.SENT) for s, ok in zip(sent, moved, strict=True) if ok
+        ]
+        sink.enqueue(conn, changes, now)
 
     return write
 

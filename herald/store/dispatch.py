@@ -203,9 +203,10 @@ def mark_sending(conn: Connection, sids: Sequence[str], now: int) -> list[bool]:
     return [count > 0 for count in counts]
 
 
-def mark_sent(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Rows of b_sid, b_now, b_price, b_price_unit, b_carrier."""
-    _TO_SENT.run_many(conn, rows)
+def mark_sent(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """Rows of b_sid, b_now, b_price, b_price_unit, b_carrier; whether each moved (a
+    message already past `sent` stays as it is, and owes no callback)."""
+    return [count > 0 for count in _TO_SENT.run_each(conn, rows)]
 
 
 def _finishing(new: MessageStatus) -> RawStatement:

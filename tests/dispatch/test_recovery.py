@@ -9,8 +9,12 @@ from sqlalchemy import select, update
 
 from herald.carriers.base import Receipt, Submission
 from herald.carriers.simulator import CarrierSimulator
+from herald.dispatch.callback_sink import OutboxSink
+from herald.dispatch.transitions import SentMessage, mark_sent
+from herald.domain.status import MessageStatus
 from herald.runtime import Runtime
-from herald.store.schema import messages, simulator_submissions
+from herald.store import dispatch as store_dispatch
+from herald.store.schema import callbacks, messages, simulator_submissions
 from tests.dispatch.test_dispatcher import START, Harness, until
 
 
@@ -115,3 +119,20 @@ def test_nothing_goes_out_in_the_first_second_after_a_start(runtime: Runtime) ->
 
     h.run(script)
     assert h.submissions() == [(sid, 1, 1)]  # at START + 1 s
+
+
+def test_marking_sent_again_owes_no_second_callback(runtime: Runtime) -> None:
+    """A message reconciled after it had moved on (a stale attempt adopted late) is not
+    reported `sent` twice."""
+    h = Harness(runtime, mps=10)
+    [sid] = h.add(1)
+    _set(h, sid, status="delivered")
+    [row] = h.read(
+        lambda c: store_dispatch.load_for_keys(
+            c, [h.number.sid], statuses=[MessageStatus.DELIVERED]
+        )
+    )
+    sent = SentMessage(row=row, price=None, price_unit="USD", carrier="x")
+    runtime.db.run(mark_sent([sent], START, OutboxSink()))
+    assert h.status(sid)[0] == "delivered"
+    assert h.read(lambda c: c.execute(select(callbacks.c.id)).all()) == []
