@@ -16,7 +16,7 @@ import httpx
 
 from tests.nodes import Node, credentials
 from tests.test_cli import free_port
-from tests.webhooks.receiver import Receiver
+from tests.webhooks.receiver import Received, Receiver
 
 ROUNDS = 6
 SENDERS = [f"+1415201{n:04d}" for n in range(5)]
@@ -24,7 +24,9 @@ BODIES = ("Your code is {n}.", "Reminder {n}: " + "a long message that takes two
 FINAL = ("delivered", "undelivered", "failed")
 
 
-def _send_until(stop: threading.Event, api: httpx.Client, path: str, hook: str, into: list[str]):  # type: ignore[no-untyped-def]
+def _send_until(
+    stop: threading.Event, api: httpx.Client, path: str, hook: str, into: list[str]
+) -> None:
     n = 0
     while not stop.is_set():
         n += 1
@@ -145,5 +147,5 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(tmp_path:
         assert firsts == sorted(firsts), (sid, arrived)
 
 
-def _sid(request) -> str:  # type: ignore[no-untyped-def]
+def _sid(request: Received) -> str:
     return dict(request.form)["MessageSid"]
