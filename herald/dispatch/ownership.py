@@ -21,6 +21,7 @@ log = logging.getLogger("herald.dispatch")
 LEASE_US = 10 * SECOND_US  # a sender lease lasts this long unless renewed
 RENEW_S = 3.0
 LEASE_MARGIN_US = 2 * SECOND_US  # no submit on a lease with less than this left
+RETRY_US = 3 * SECOND_US  # a lease found held elsewhere (or beyond our share) waits this long
 
 
 class Ownership:
@@ -36,6 +37,7 @@ class Ownership:
         self._first_send_us: dict[str, int] = {}  # key -> no send before (taken + 1 s)
         self._alive_nodes = 1
         self._held_total = 0  # leases held by all nodes, as of the last renewal
+        self._held_elsewhere: dict[str, int] = {}  # key -> not tried again before
 
     def owns(self, key: str) -> bool:
         return not self.leased or key in self._until
@@ -67,13 +69,21 @@ class Ownership:
         # be free: an overestimate, so the senders of a dead node are always taken.
         in_play = max(self._held_total, len(self._until)) + len(keys)
         room = max(0, _share(in_play, self._alive_nodes) - len(self._until))
-        if room == 0:
+        # A key another node held a moment ago is not tried again at every poll.
+        if len(self._held_elsewhere) > 10_000:
+            self._held_elsewhere = {k: t for k, t in self._held_elsewhere.items() if t > now}
+        tried = sorted(key for key in keys if self._held_elsewhere.get(key, 0) <= now)
+        if room == 0 or not tried:
             return []
         taken: list[tuple[str, str | None]] = await self.db.write(
-            partial(
-                leases.acquire, keys=sorted(keys), node=self.node, now=now, until=until, limit=room
-            )
+            partial(leases.acquire, keys=tried, node=self.node, now=now, until=until, limit=room)
         )
+        got = {key for key, _ in taken}
+        for key in tried:
+            if key in got:
+                self._held_elsewhere.pop(key, None)
+            else:
+                self._held_elsewhere[key] = now + RETRY_US
         self._held_total += len(taken)
         for key, previous in taken:
             self._until[key] = until
