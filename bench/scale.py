@@ -55,6 +55,9 @@ def postgres_cpu() -> dict[int, float]:
     return found
 
 
+KEEP = False  # --keep: leave the databases for a look afterwards
+
+
 @contextlib.contextmanager
 def fresh_database(admin_url: str, name: str) -> Iterator[str]:
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -64,8 +67,11 @@ def fresh_database(admin_url: str, name: str) -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if KEEP:
+            print(f"database kept: {base}/{name}", file=sys.stderr)
+        else:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def spawn(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -214,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL URL whose user may create databases (the benchmark's are made "
         "and dropped beside it)",
     )  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args(argv)
+    global KEEP
+    KEEP = args.keep
     opts = dispatch.Options(
         messages=args.messages,
         senders=args.senders,
