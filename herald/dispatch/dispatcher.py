@@ -47,7 +47,7 @@ log = logging.getLogger("herald.dispatch")
 
 POLL_S = 1.0
 LOOKBACK_IDS = 5_000
-STALE_SENDING_US = 60 * SECOND_US  # `sending` this long with no entry here: nobody's
+STALE_SENDING_US = 10 * SECOND_US  # `sending` this long with no entry here: nobody's
 RECEIPT_WAIT_S = 72 * 3600  # in-memory wait for a receipt; carriers give up well before
 LOAD_BATCH = 5_000
 
