@@ -378,23 +378,22 @@ class Dispatcher:
                 mps=INTERNATIONAL_MPS,
             )  # fmt: skip
         else:
-            mps = sender.mps or default_mps(sender.kind, sender.country)
+            mps = sender_mps(sender)
             queue = SenderQueue(key=key, address=row.from_number, kind=sender.kind, mps=mps)
         queue.not_before_us = max(self._resume_at_us, self.ownership.first_send_us(key))
         self.queues[key] = queue
         return queue
 
     def _add(self, queue: SenderQueue, row: QueuedRow) -> None:
-        encoded = encode_body(row.body, smart=row.smart_encoded)
+        parts, encoding = _parts(row)
         deadline = validity_deadline(row.date_created, row.validity_period)
-        parts = encoded.segments if row.num_media == 0 else (row.body,)
         # A message found `sending` at start goes again from its first part with the same
         # references, each first asked of the carrier (`reconcile`), never blindly resent.
         entry = Entry(
             row=row,
             deadline_us=deadline,
             parts=parts,
-            encoding=encoded.encoding,
+            encoding=encoding,
             uncertain=row.status is MessageStatus.SENDING,
         )
         queue.push(entry)
@@ -555,20 +554,28 @@ def check_overflow_in_store(
     if row.sender_sid and row.sender_sid not in senders:
         senders[row.sender_sid] = store.sender(conn, row.sender_sid)
     sender = senders.get(row.sender_sid or "")
-    mps = (
-        INTERNATIONAL_MPS
-        if sender is None
-        else sender.mps or default_mps(sender.kind, sender.country)
-    )
+    mps = INTERNATIONAL_MPS if sender is None else sender_mps(sender)
     if would_overflow(store.backlog_segments(conn, row), segments, mps, horizon_s):
         raise errors.QueueFull()
+
+
+def sender_mps(sender: store.SenderRow) -> int:
+    """The sender's `Mps` override, else the default for its type and country."""
+    return sender.mps or default_mps(sender.kind, sender.country)
+
+
+def _parts(row: QueuedRow) -> tuple[tuple[str, ...], str]:
+    """The texts a message goes out in (its segments; an MMS is one part) and their
+    encoding."""
+    encoded = encode_body(row.body, smart=row.smart_encoded)
+    parts = encoded.segments if row.num_media == 0 else (row.body,)
+    return tuple(parts), encoded.encoding
 
 
 def _last_part(row: QueuedRow) -> Submission:
     """The submission of a message's last part, as the sender loop made it: the part
     that carries the receipt. (Only its reference and recipient matter to `reconcile`.)"""
-    encoded = encode_body(row.body, smart=row.smart_encoded)
-    parts = encoded.segments if row.num_media == 0 else (row.body,)
+    parts, encoding = _parts(row)
     return Submission(
         reference=f"{row.sid}/{len(parts)}",
         message_sid=row.sid,
@@ -579,7 +586,7 @@ def _last_part(row: QueuedRow) -> Submission:
         part=len(parts),
         parts=len(parts),
         text=parts[-1],
-        encoding=encoded.encoding,
+        encoding=encoding,
         media_urls=(),
     )
 
