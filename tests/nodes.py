@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Engine, create_engine, text
+
+from herald.store.db import normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,3 +83,11 @@ def credentials(workdir: Path) -> tuple[str, str]:
         line.split("=", 1) for line in (workdir / "var" / "credentials.env").read_text().split()
     )
     return pairs["TWILIO_ACCOUNT_SID"], pairs["TWILIO_AUTH_TOKEN"]
+
+
+def first_account(url: str) -> tuple[Engine, str, str]:
+    """An engine on the nodes' database, and the account the first node created there."""
+    engine = create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        [(sid, token)] = conn.execute(text("SELECT sid, auth_token FROM accounts")).all()
+    return engine, sid, token

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from tests.conftest import _Postgres
-from tests.nodes import Node
+from tests.nodes import Node, first_account
 from tests.test_cli import free_port
 from tests.webhooks.receiver import Receiver
 
@@ -124,9 +124,7 @@ def test_three_nodes_one_killed_exactly_once_and_within_rates(
         node.start(wait=False)
     for node in nodes:
         node.wait_healthy()
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.connect() as conn:
-        [(account, token)] = conn.execute(text("SELECT sid, auth_token FROM accounts")).all()
+    engine, account, token = first_account(url)
     accepted: list[str] = []
     try:
         with Receiver() as receiver:
@@ -194,9 +192,7 @@ def test_api_only_and_dispatch_only_nodes(postgres: _Postgres | None, tmp_path: 
     (tmp_path / "api").mkdir()
     (tmp_path / "dispatch").mkdir()
     api_node = Node(tmp_path / "api", free_port(), env=env, args=("--no-dispatch",)).start()
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.connect() as conn:
-        [(account, token)] = conn.execute(text("SELECT sid, auth_token FROM accounts")).all()
+    engine, account, token = first_account(url)
     base = f"/2010-04-01/Accounts/{account}"
     dispatcher = Node(tmp_path / "dispatch", free_port(), env=env, args=("--no-api",))
     try:

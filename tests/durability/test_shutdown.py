@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from tests.conftest import _Postgres
-from tests.nodes import Node
+from tests.nodes import Node, first_account
 from tests.test_cli import free_port
 from tests.webhooks.receiver import Receiver, Reply
 
@@ -33,9 +33,7 @@ def test_sigterm_hands_back_leases_and_callbacks(
         "HERALD_SHUTDOWN_GRACE_S": "5",
     }
     first = Node(tmp_path, free_port(), env=env).start()
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.connect() as conn:
-        [(account, token)] = conn.execute(text("SELECT sid, auth_token FROM accounts")).all()
+    engine, account, token = first_account(url)
     base = f"/2010-04-01/Accounts/{account}"
     try:
         with Receiver() as receiver:
