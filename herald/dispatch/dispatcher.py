@@ -238,10 +238,11 @@ class Dispatcher:
         task = self._loops.pop(key, None)
         if task is not None:
             task.cancel()
-        queue = self.queues.pop(key, None)
-        if queue is not None:
-            for entry in queue.entries:
-                self._entries.pop(entry.sid, None)
+        self.queues.pop(key, None)
+        # Every entry of the sender, those its cancelled loop had taken off the queue for a
+        # submit included: left behind, they would hide their messages from a later take.
+        for sid in [sid for sid, entry in self._entries.items() if queue_key(entry.row) == key]:
+            del self._entries[sid]
 
     # ---- running ----------------------------------------------------------------------
 
