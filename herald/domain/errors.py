@@ -239,6 +239,113 @@ class SchedulingNeedsService(TwilioError):
     status = 400
 
 
+class ServiceUnavailableToSend(TwilioError):
+    """The Messaging Service is not available to send this message."""
+
+    code = 21702
+    status = 400
+
+
+class NoSenderForRecipient(TwilioError):
+    """No sender in the Messaging Service can reach this recipient."""
+
+    code = 21703
+    status = 400
+
+
+class ServiceHasNoSenders(TwilioError):
+    """The Messaging Service has no senders in its pool."""
+
+    code = 21704
+    status = 400
+
+
+class AlphaSenderInvalid(TwilioError):
+    """The alphanumeric sender ID is invalid: at most 11 characters of A-Z, a-z, 0-9,
+    space, '-', '+', '_' and '&', with at least one letter."""
+
+    code = 21709
+    status = 400
+
+
+class SenderAlreadyInService(TwilioError):
+    """The sender is already in this Messaging Service."""
+
+    code = 21710
+    status = 400
+
+
+class SenderInAnotherService(TwilioError):
+    """The sender already belongs to another Messaging Service."""
+
+    code = 21712
+    status = 400
+
+
+class InvalidUsecase(TwilioError):
+    """Invalid Usecase: one of notifications, marketing, verification, discussion, poll,
+    undeclared."""
+
+    code = 21713
+    status = 400
+
+
+class ServicePoolFull(TwilioError):
+    """The Messaging Service's sender pool is full (400 numbers and short codes)."""
+
+    code = 21714
+    status = 400
+
+
+class SenderNotCapable(TwilioError):
+    """The sender cannot send SMS or MMS."""
+
+    code = 21715
+    status = 400
+
+
+class SendAtRequired(TwilioError):
+    """SendAt is required when ScheduleType is fixed."""
+
+    code = 35111
+    status = 400
+
+
+class SendAtTooSoon(TwilioError):
+    """Scheduling does not support this timestamp"""
+
+    code = 35114
+    status = 400
+
+
+class SendAtTooLate(TwilioError):
+    """Scheduling does not support this timestamp"""
+
+    code = 35115
+    status = 400
+
+
+class SendAtInvalid(TwilioError):
+    """Scheduling does not support this timestamp"""
+
+    code = 35117
+    status = 400
+
+
+class TooManyScheduled(TwilioError):
+    """The account has too many scheduled messages (500,000)."""
+
+    code = 35125
+    status = 400
+
+
+class InvalidScheduleType(TwilioError):
+    """ScheduleType must be fixed."""
+
+    code = 35126
+    status = 400
+
+
 class IdempotencyKeyReused(TwilioError):
     """This Idempotency-Key was already used for a different request."""
 
@@ -261,6 +368,8 @@ DELIVERY_ERRORS: dict[int, str] = {
     30017: "Carrier network congestion",
     30019: "Content size exceeds carrier limit",
     30036: "Validity Period Expired",
+    21703: "No sender in the Messaging Service can reach this recipient",
+    21704: "The Messaging Service has no senders",
 }
 
 

@@ -21,6 +21,7 @@ class Prefix(StrEnum):
     ALPHA_SENDER = "AI"
     REQUEST = "RQ"
     APPLICATION = "AP"
+    ALERT = "NO"
 
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")

@@ -152,11 +152,84 @@ messages = Table(
     Column("callback_sequence", Integer, nullable=False, server_default="0"),
     Column("date_sent", Micros, nullable=True),
     *_dates(),
+    Column("routing", Text, nullable=True),  # JSON: how a service chose the sender
     Index(None, "account_sid", "id"),
     Index(None, "account_sid", "to_number", "id"),
     Index(None, "account_sid", "from_number", "id"),
     Index(None, "account_sid", "date_sent"),
     Index(None, "status", "sender_sid", "id"),
+)
+
+# Messaging Services (reference §4.1); `skip_unregistered_alpha` is Herald's extension.
+services = Table(
+    "services",
+    metadata,
+    Column("sid", Sid, primary_key=True),
+    Column("account_sid", Sid, nullable=False, index=True),
+    Column("friendly_name", String(64), nullable=False),
+    Column("inbound_request_url", String(1024), nullable=True),
+    Column("inbound_method", String(8), nullable=False),
+    Column("fallback_url", String(1024), nullable=True),
+    Column("fallback_method", String(8), nullable=False),
+    Column("status_callback", String(1024), nullable=True),
+    Column("sticky_sender", Boolean, nullable=False),
+    Column("mms_converter", Boolean, nullable=False),
+    Column("smart_encoding", Boolean, nullable=False),
+    Column("scan_message_content", String(16), nullable=False),
+    Column("fallback_to_long_code", Boolean, nullable=False),
+    Column("area_code_geomatch", Boolean, nullable=False),
+    Column("validity_period", Integer, nullable=False),
+    Column("synchronous_validation", Boolean, nullable=False),
+    Column("usecase", String(32), nullable=False),
+    Column("use_inbound_webhook_on_number", Boolean, nullable=False),
+    Column("skip_unregistered_alpha", Boolean, nullable=False),
+    *_dates(),
+)
+
+# A service's sender pool (§4.2). The primary key is the sender's own SID (PN…, SC…) or,
+# for an alphanumeric ID, an AI… SID made when it is added: a number or short code can
+# be in one service only (21712).
+service_senders = Table(
+    "service_senders",
+    metadata,
+    Column("sid", Sid, primary_key=True),
+    Column("account_sid", Sid, nullable=False),
+    Column("service_sid", Sid, nullable=False),
+    Column("kind", String(16), nullable=False),  # phone_number | short_code | alpha_sender
+    Column("alpha_sender", String(11), nullable=True),
+    Column("registered_in", String(1024), nullable=False, server_default=""),  # ISO-2, comma
+    *_dates(),
+    Index(None, "service_sid", "kind"),
+    UniqueConstraint("service_sid", "alpha_sender"),
+)
+
+# Sticky Sender (§6.4): the sender a service uses for each recipient. `pinned` mappings
+# were set through Herald's API and are not remapped by routing.
+sticky_mappings = Table(
+    "sticky_mappings",
+    metadata,
+    Column("service_sid", Sid, primary_key=True),
+    Column("to_number", String(64), primary_key=True),
+    Column("sender_sid", Sid, nullable=False),
+    Column("pinned", Boolean, nullable=False, server_default="0"),
+    *_dates(),
+    Index(None, "service_sid", "sender_sid"),
+)
+
+# Warnings and errors raised outside a request (Twilio's Monitor Alerts), such as the
+# Sender ID Pre-registration Alert (30018).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("sid", Sid, primary_key=True),
+    Column("account_sid", Sid, nullable=False),
+    Column("error_code", Integer, nullable=False),
+    Column("log_level", String(8), nullable=False),
+    Column("alert_text", Text, nullable=False),
+    Column("resource_sid", String(34), nullable=True),
+    Column("service_sid", String(34), nullable=True),
+    *_dates(),
+    Index(None, "account_sid", "date_created"),
 )
 
 media = Table(
