@@ -43,3 +43,14 @@ class ManualClock:
         deadline = self._now + round(seconds * 1_000_000)
         while self._now < deadline:
             await self._changed.wait()
+
+
+async def sleep_or_wake(clock: Clock, event: asyncio.Event, seconds: float) -> None:
+    """Sleep on the clock, or until `event` is set, whichever comes first."""
+    sleeper = asyncio.ensure_future(clock.sleep(max(seconds, 0.0)))
+    waker = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waker.cancel()

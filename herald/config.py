@@ -35,6 +35,7 @@ class Settings:
     api: bool = True
     shutdown_grace_s: float = 10.0
     queue_horizon_s: int = 14_400
+    schedule_min_s: int = 300
     simulator_seed: int = 0
     simulator_latency: str = "realistic"
     callback_max_attempts: int = 8
@@ -167,6 +168,9 @@ def load(environ: Mapping[str, str]) -> Settings:
             environ, "HERALD_SHUTDOWN_GRACE_S", _positive_float, d.shutdown_grace_s
         ),
         queue_horizon_s=_parse(environ, "HERALD_QUEUE_HORIZON_S", _positive_int, d.queue_horizon_s),
+        schedule_min_s=_parse(
+            environ, "HERALD_SCHEDULE_MIN_S", _non_negative_int, d.schedule_min_s
+        ),
         simulator_seed=_parse(environ, "HERALD_SIMULATOR_SEED", _int, d.simulator_seed),
         simulator_latency=_parse(
             environ, "HERALD_SIMULATOR_LATENCY", _latency, d.simulator_latency

@@ -19,6 +19,7 @@ from herald.clock import Clock, SystemClock
 from herald.config import Settings
 from herald.dispatch.callback_sink import OutboxSink
 from herald.dispatch.dispatcher import Dispatcher
+from herald.dispatch.router import Router
 from herald.domain.sids import Prefix, format_sid
 from herald.metrics import Metrics
 from herald.store import migrate
@@ -105,6 +106,7 @@ def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
         on_callbacks=runtime.delivery.wake,
         leased=not is_sqlite(settings.resolved_database_url),
     )
+    runtime.dispatcher.router = Router(runtime.dispatcher, runtime.new_sid)
     runtime.metrics.watch_queues(runtime.dispatcher.queue_view)
     runtime.metrics.watch_leases(runtime.dispatcher.node, runtime.dispatcher.owned_senders)
     delivery = runtime.delivery

@@ -29,17 +29,24 @@ from herald.api.requests import (
     query_of,
     runtime_of,
 )
+from herald.dispatch.callback_sink import OutboxSink
 from herald.dispatch.dispatcher import check_overflow_in_store
-from herald.domain import errors, outbound, timestamps
+from herald.dispatch.transitions import Change
+from herald.domain import errors, outbound, scheduling, timestamps
+from herald.domain.encoding import encode_body
 from herald.domain.message import Media, Message
+from herald.domain.services import Service
 from herald.domain.sids import Prefix
 from herald.domain.status import Direction, MessageStatus, is_complete
 from herald.runtime import Runtime
 from herald.store import messages as store
+from herald.store import routing as scheduled_store
 from herald.store import senders as sender_store
+from herald.store import services as service_store
 from herald.store.dispatch import queued_row
 
 MAX_IDEMPOTENCY_KEY = 255
+MAX_SCHEDULED = 500_000  # per account (35125)
 
 
 async def create(request: Request) -> Response:
@@ -47,11 +54,13 @@ async def create(request: Request) -> Response:
     form = await form_of(request)
     runtime = runtime_of(request)
     draft = outbound.prepare(forms.send_request(form), test=account.is_test)
-    if draft.from_kind is outbound.FromKind.SERVICE:
-        raise errors.ServiceNotFound(
-            f"The Messaging Service {draft.from_value} does not exist for this account."
-        )
     now = runtime.clock.now_us()
+    send_at = scheduling.send_at(
+        draft.request.schedule_type,
+        draft.request.send_at,
+        now_us=now,
+        min_ahead_s=runtime.settings.schedule_min_s,
+    )
     sid = runtime.new_sid(Prefix.MEDIA_MESSAGE if draft.media_urls else Prefix.MESSAGE)
     if account.is_test:  # test credentials store and send nothing
         return json(render.message(_new_message(account.sid, draft, sid, now, None)), 201)
@@ -59,6 +68,7 @@ async def create(request: Request) -> Response:
     creation = _Creation(
         runtime, account.sid, draft, sid, now, key, _fingerprint(form) if key else ""
     )
+    creation.send_at = send_at
     return json(render.message(await creation.run()), 201)
 
 
@@ -84,6 +94,7 @@ class _Creation:
         self.key = key
         self.request_hash = request_hash
         self.items = [_media(runtime, account_sid, sid, url, now) for url in draft.media_urls]
+        self.send_at: int | None = None
 
     async def run(self) -> Message:
         dispatcher = self.runtime.dispatcher
@@ -104,11 +115,19 @@ class _Creation:
             first = _replay(conn, account_sid, key, self.request_hash, self.now - ttl_us)
             if first is not None:
                 return first, False
+        service = _service_of(conn, account_sid, self.draft)
         sender_sid = _owned_sender(conn, account_sid, self.draft)
         message = _new_message(account_sid, self.draft, self.sid, self.now, sender_sid)
+        if service is not None:
+            message = _through_service(message, self.draft, service, self.send_at)
+        if message.status is MessageStatus.SCHEDULED:
+            if scheduled_store.count_scheduled(conn, account_sid) >= MAX_SCHEDULED:
+                raise errors.TooManyScheduled()
+        elif message.status is not MessageStatus.QUEUED:
+            pass  # the router applies the overflow rule (30001) once it has a sender
         # The overflow rule (21611), before writing: by the queue this node holds, or by
         # the store's count on an API-only node.
-        if self.runtime.dispatcher is not None:
+        elif self.runtime.dispatcher is not None:
             self.runtime.dispatcher.reserve(conn, queued_row(message), message.num_segments)
         else:
             horizon = self.runtime.settings.queue_horizon_s
@@ -146,6 +165,50 @@ def _replay(
     return store.get_message(conn, account_sid, sid)
 
 
+def _service_of(conn: Connection, account_sid: str, draft: outbound.Draft) -> Service | None:
+    """The Messaging Service the message goes through, if any (21701 when it is not one
+    of the account's)."""
+    sid = draft.from_value if draft.from_kind is outbound.FromKind.SERVICE else None
+    sid = sid or draft.messaging_service_sid
+    if sid is None:
+        return None
+    service = service_store.get_service(conn, account_sid, sid)
+    if service is None:
+        raise errors.ServiceNotFound(
+            f"The Messaging Service {sid} does not exist for this account."
+        )
+    return service
+
+
+def _through_service(
+    message: Message, draft: outbound.Draft, service: Service, send_at: int | None
+) -> Message:
+    """The service's settings where the request gave none (a message's own StatusCallback,
+    ValidityPeriod and SmartEncoded win), and the service's first status: `accepted` while
+    it chooses a sender, `scheduled` until SendAt (§2.2, §13)."""
+    req = draft.request
+    smart = req.smart_encoded if req.smart_encoded is not None else service.smart_encoding
+    segments = message.num_segments
+    if not message.num_media and smart != bool(req.smart_encoded):
+        segments = encode_body(draft.body, smart=smart).num_segments
+    chooses = draft.from_kind is outbound.FromKind.SERVICE
+    if send_at is not None:
+        status = MessageStatus.SCHEDULED
+    else:
+        status = MessageStatus.ACCEPTED if chooses else MessageStatus.QUEUED
+    return replace(
+        message,
+        messaging_service_sid=service.sid,
+        from_number=None if chooses else message.from_number,
+        status=status,
+        num_segments=segments,
+        smart_encoded=smart,
+        status_callback=req.status_callback or service.status_callback or None,
+        validity_period=req.validity_period or service.validity_period,
+        send_at=send_at,
+    )
+
+
 def _owned_sender(conn: Connection, account_sid: str, draft: outbound.Draft) -> str | None:
     """The SID of the account's sender named by `From` (21606 when it owns none fit to send)."""
     kind = draft.from_kind
@@ -163,7 +226,7 @@ def _owned_sender(conn: Connection, account_sid: str, draft: outbound.Draft) -> 
                 f"The short code {draft.from_value} cannot send to {draft.to.e164}: a short "
                 "code can only send to numbers in its own country."
             )
-    else:
+    else:  # an alphanumeric ID, or the service chooses
         return None
     raise errors.FromNotOwned(
         f"The From phone number {draft.from_value} is not a valid, SMS-capable inbound phone "
@@ -308,6 +371,8 @@ async def update(request: Request) -> Response:
                 raise errors.CannotCancel()
             if not store.change_status(conn, sid, MessageStatus.CANCELED, now):
                 raise errors.CannotCancel()
+            change = Change(queued_row(message), MessageStatus.CANCELED)
+            OutboxSink().enqueue(conn, [change], now)  # the `canceled` callback (§13)
         if body is not None:
             if not is_complete(message.status) and status is None:
                 raise errors.NotComplete(
@@ -316,7 +381,10 @@ async def update(request: Request) -> Response:
             store.redact_body(conn, message, now)
         return store.get_message(conn, account.sid, sid) or message
 
-    return json(render.message(await runtime.db.write(write)))
+    updated = await runtime.db.write(write)
+    if status is not None and runtime.delivery is not None:
+        runtime.delivery.wake()
+    return json(render.message(updated))
 
 
 async def delete(request: Request) -> Response:

@@ -20,9 +20,10 @@ from functools import partial
 from sqlalchemy.engine import Connection
 
 from herald.carriers.base import Receipt, Submission, Transport
-from herald.clock import Clock
+from herald.clock import Clock, sleep_or_wake
 from herald.dispatch.ownership import RENEW_S, Ownership
 from herald.dispatch.queues import Entry, SenderQueue
+from herald.dispatch.router import Router
 from herald.dispatch.sender_loop import SenderLoop
 from herald.dispatch.transitions import CallbackSink, Change, finish, finish_many
 from herald.domain import errors
@@ -100,6 +101,7 @@ class Dispatcher:
             db, clock, node=node, leased=leased, resume_after_us=self._resume_after_us
         )
         self._receipt_writes: set[asyncio.Task[None]] = set()
+        self.router: Router | None = None  # routes Messaging Service sends onto senders
 
     # ---- the API's side -------------------------------------------------------------
 
@@ -121,7 +123,12 @@ class Dispatcher:
             queue.release(sid)
 
     def enqueue(self, row: QueuedRow) -> None:
-        """Queue a message the API has just stored (in this process)."""
+        """Queue a message the API has just stored (in this process); one sent through a
+        Messaging Service goes to the router first."""
+        if row.status is MessageStatus.ACCEPTED:
+            if self.router is not None:
+                self.router.submit(row)
+            return
         self._reserved.pop(row.sid, None)
         if row.sid in self._entries:
             return
@@ -264,6 +271,8 @@ class Dispatcher:
                 await self._load(statuses=(MessageStatus.QUEUED, MessageStatus.SENDING))
                 group.create_task(self._intake())
                 group.create_task(self._expiry())
+                if self.router is not None:
+                    group.create_task(self.router.run(stop))
                 if self.leased:
                     group.create_task(self._keep_leases())
                 await stop.wait()
@@ -387,7 +396,8 @@ class Dispatcher:
 
     def _add(self, queue: SenderQueue, row: QueuedRow) -> None:
         parts, encoding = _parts(row)
-        deadline = validity_deadline(row.date_created, row.validity_period)
+        # A scheduled message's validity period runs from when it was due.
+        deadline = validity_deadline(max(row.date_created, row.send_at or 0), row.validity_period)
         # A message found `sending` at start goes again from its first part with the same
         # references, each first asked of the carrier (`reconcile`), never blindly resent.
         entry = Entry(
@@ -446,7 +456,7 @@ class Dispatcher:
             await self.expire_due(now)
             self._forget_unanswered(now)
             delay = (self._deadlines[0][0] - now) / SECOND_US if self._deadlines else POLL_S
-            await _sleep_or_wake(self.clock, self._wake_expiry, min(delay, POLL_S))
+            await sleep_or_wake(self.clock, self._wake_expiry, min(delay, POLL_S))
             self._wake_expiry.clear()
 
     async def _expire(self, sid: str, key: str, now: int) -> None:
@@ -595,14 +605,3 @@ def _last_part(row: QueuedRow) -> Submission:
 async def _wait(event: asyncio.Event, timeout: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)
-
-
-async def _sleep_or_wake(clock: Clock, event: asyncio.Event, seconds: float) -> None:
-    """Sleep on the clock, or until `event` is set, whichever comes first."""
-    sleeper = asyncio.ensure_future(clock.sleep(max(seconds, 0.0)))
-    waker = asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sleeper.cancel()
-        waker.cancel()

@@ -102,13 +102,15 @@ def choose_sender(
     recipient: Recipient,
     *,
     sticky: str | None = None,
+    pinned: bool = False,
     queue_waits: Mapping[str, float] | None = None,
     mappings: Mapping[str, int] | None = None,
     options: Options | None = None,
     is_overlay: Callable[[str, str], bool] = lambda sender, recipient: sender == recipient,
 ) -> RoutingDecision:
     """The sender for `recipient`; `is_overlay(sender_area, recipient_area)` is Area Code
-    Geomatch's test (the same code or an overlay of it)."""
+    Geomatch's test (the same code or an overlay of it). A `pinned` mapping (set by hand)
+    is not remapped to a sender of the recipient's country, only dropped when ineligible."""
     options = options or Options()
     trace = _Trace()
     typed, rule, rerouted, alert = _by_type(pool, recipient, options, trace)
@@ -121,7 +123,9 @@ def choose_sender(
             error_code=NO_SENDER_ERROR,
         )
     if sticky is not None and options.sticky_sender:
-        mapped = [c for c in typed if c.sid == sticky and not _remapped(c, typed, recipient)]
+        mapped = [
+            c for c in typed if c.sid == sticky and (pinned or not _remapped(c, typed, recipient))
+        ]
         if mapped:
             trace.reject(
                 [c for c in typed if c.sid != sticky],

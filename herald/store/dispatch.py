@@ -41,6 +41,7 @@ class QueuedRow:
     status_callback: str | None
     status: MessageStatus
     date_created: int
+    send_at: int | None = None  # a scheduled message's validity runs from here
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,10 +52,10 @@ class SenderRow:
     mps: int | None
 
 
-_QUEUED_COLUMNS = (
+QUEUED_COLUMNS = (
     m.id, m.sid, m.account_sid, m.messaging_service_sid, m.from_number, m.to_number,
     m.sender_sid, m.body, m.smart_encoded, m.num_segments, m.num_media, m.validity_period,
-    m.status_callback, m.status, m.date_created,
+    m.status_callback, m.status, m.date_created, m.send_at,
 )  # fmt: skip
 
 
@@ -76,7 +77,13 @@ def _queued(source: Any, row_id: int) -> QueuedRow:
         status_callback=source.status_callback,
         status=MessageStatus(source.status),
         date_created=source.date_created,
+        send_at=source.send_at,
     )
+
+
+def queued_from(row: Any) -> QueuedRow:
+    """A row selected with `QUEUED_COLUMNS`."""
+    return _queued(row, row.id)
 
 
 def queued_row(message: Message) -> QueuedRow:
@@ -94,7 +101,7 @@ def load_waiting(
 ) -> list[QueuedRow]:
     """Messages in `statuses` with a row id above `after_id`, oldest first (with
     `sent_since`, only those sent since then)."""
-    query = select(*_QUEUED_COLUMNS).where(
+    query = select(*QUEUED_COLUMNS).where(
         m.id > after_id, m.status.in_([s.value for s in statuses])
     )
     if sent_since is not None:
@@ -120,7 +127,7 @@ def load_for_keys(
     ]
     if not senders:
         return []
-    query = select(*_QUEUED_COLUMNS).where(m.status.in_([s.value for s in statuses]), or_(*senders))
+    query = select(*QUEUED_COLUMNS).where(m.status.in_([s.value for s in statuses]), or_(*senders))
     if sent_since is not None:
         query = query.where(m.date_sent >= sent_since)
     if updated_before is not None:
@@ -142,7 +149,7 @@ def backlog_segments(conn: Connection, row: QueuedRow) -> int:
 
 
 def load_message(conn: Connection, sid: str) -> QueuedRow | None:
-    row = conn.execute(select(*_QUEUED_COLUMNS).where(m.sid == sid)).first()
+    row = conn.execute(select(*QUEUED_COLUMNS).where(m.sid == sid)).first()
     return _queued(row, row.id) if row else None
 
 

@@ -115,6 +115,7 @@ def _columns(message: Message) -> dict[str, Any]:
         "date_sent": message.date_sent,
         "date_created": message.date_created,
         "date_updated": message.date_updated,
+        "routing": None,
     }
 
 

@@ -158,6 +158,7 @@ messages = Table(
     Index(None, "account_sid", "from_number", "id"),
     Index(None, "account_sid", "date_sent"),
     Index(None, "status", "sender_sid", "id"),
+    Index(None, "status", "send_at"),
 )
 
 # Messaging Services (reference §4.1); `skip_unregistered_alpha` is Herald's extension.

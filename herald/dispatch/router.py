@@ -1,0 +1,393 @@
+"""Routing messages sent through a Messaging Service onto a sender of its pool.
+
+A service send is stored `accepted` with no sender; right after its commit (in this
+process) or at the next poll (made by another node, or due when scheduled), the router
+asks `choose_sender` for every waiting message of a batch, then in one write moves each to
+`queued` on its sender with the decision's explanation, saves the Sticky Sender mappings,
+owes the `queued` callback and raises any alert. A message no sender can take fails
+(21703, or 21704 for an empty pool), and one whose sender's queue is full fails with
+30001. The move is guarded (`accepted`/`scheduled` → `queued`), so when two nodes route
+the same message only one routing counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import TYPE_CHECKING
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from herald.carriers.base import CarrierInfo
+from herald.clock import sleep_or_wake
+from herald.dispatch.transitions import Change, finish_many
+from herald.domain import errors, numbers
+from herald.domain.routing import (
+    Candidate,
+    Options,
+    Recipient,
+    Rejection,
+    RoutingDecision,
+    Rule,
+    choose_sender,
+)
+from herald.domain.senders import SenderKind
+from herald.domain.services import Service
+from herald.domain.sids import Prefix
+from herald.domain.status import MessageStatus
+from herald.store import routing as store
+from herald.store import services as service_store
+from herald.store.dispatch import QueuedRow
+
+if TYPE_CHECKING:
+    from herald.dispatch.dispatcher import Dispatcher
+
+log = logging.getLogger("herald.routing")
+
+POLL_S = 1.0
+LOAD_BATCH = 5_000
+COUNTS_TTL_US = 60_000_000  # Scaler's mapping counts are re-read from the store this often
+NO_SENDERS = 21704
+SERVICE_GONE = 21701
+QUEUE_OVERFLOW = 30001
+
+Lookup = Callable[[str], CarrierInfo | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What routing a service's messages reads from the store."""
+
+    service: Service | None
+    pool: list[store.PoolEntry]
+    sticky: dict[str, store.Mapping]
+    counts: dict[str, int]
+
+
+def recipient_of(to_number: str, lookup: Lookup) -> Recipient:
+    """The recipient's country, area code, carrier capability and alphanumeric rules."""
+    number = numbers.parse_number(to_number)
+    info = lookup(number.e164)
+    reachable = info.supports_short_codes if info is not None else True
+    alpha, preregistration = numbers.alpha_support(number.country) or ("no", "no")
+    return Recipient(
+        country=number.country,
+        area_code=number.area_code,
+        short_codes_reachable=reachable,
+        alpha=alpha,
+        alpha_preregistration=preregistration,
+    )
+
+
+def decide(
+    service: Service,
+    pool: Sequence[store.PoolEntry],
+    row: QueuedRow,
+    recipient: Recipient,
+    *,
+    mapping: store.Mapping | None,
+    waits: dict[str, float],
+    counts: dict[str, int],
+) -> RoutingDecision:
+    """`choose_sender` for one message, with an MMS sent only by MMS-capable senders."""
+    if not pool:
+        return RoutingDecision(sender=None, rule=Rule.NONE, error_code=NO_SENDERS)
+    usable = [e.candidate for e in pool if not row.num_media or e.mms]
+    decision = choose_sender(
+        usable,
+        recipient,
+        sticky=mapping.sender_sid if mapping is not None else None,
+        pinned=mapping.pinned if mapping is not None else False,
+        queue_waits=waits,
+        mappings=counts,
+        options=Options(
+            area_code_geomatch=service.area_code_geomatch,
+            sticky_sender=service.sticky_sender,
+            skip_unregistered_alpha=service.skip_unregistered_alpha,
+        ),
+        is_overlay=numbers.is_local_area,
+    )
+    if len(usable) == len(pool):
+        return decision
+    no_mms = tuple(Rejection(e.candidate.sid, "cannot send MMS") for e in pool if not e.mms)
+    return replace(decision, rejected=no_mms + decision.rejected)
+
+
+def explain(
+    decision: RoutingDecision,
+    pool: Sequence[store.PoolEntry],
+    recipient: Recipient,
+    service: Service | None,
+    *,
+    carrier: str | None,
+) -> dict[str, object]:
+    """The decision as `Routing.json` serves it."""
+    addresses = {e.candidate.sid: e.candidate.address for e in pool}
+    sender = decision.sender
+    return {
+        "rule": decision.rule.value,
+        "sender": None
+        if sender is None
+        else {"sid": sender.sid, "address": sender.address, "type": sender.kind.value},
+        "rerouted": decision.rerouted,
+        "alert_code": decision.alert,
+        "error_code": decision.error_code,
+        "candidates": decision.candidates,
+        "pool_size": len(pool),
+        "rejected": [
+            {"sid": r.sid, "address": addresses.get(r.sid), "reason": r.reason}
+            for r in decision.rejected
+        ],
+        "recipient": {
+            "country": recipient.country,
+            "area_code": recipient.area_code,
+            "carrier": carrier,
+            "carrier_takes_short_codes": recipient.short_codes_reachable,
+            "alphanumeric_sender_ids": recipient.alpha,
+        },
+        "settings": None
+        if service is None
+        else {
+            "sticky_sender": service.sticky_sender,
+            "area_code_geomatch": service.area_code_geomatch,
+            "skip_unregistered_alpha": service.skip_unregistered_alpha,
+        },
+    }
+
+
+def queue_key_of(account_sid: str, candidate: Candidate) -> str:
+    """The dispatcher's queue for a candidate: an alphanumeric ID queues per account."""
+    if candidate.kind is SenderKind.ALPHANUMERIC:
+        return f"{account_sid}/{candidate.address}"
+    return candidate.sid
+
+
+@dataclass(slots=True)
+class _Plan:
+    row: QueuedRow
+    decision: RoutingDecision
+    routing: str
+    sticky: bool  # the service keeps Sticky Sender mappings
+    routed: QueuedRow | None = None  # the row on its sender, when one was chosen
+
+
+class Router:
+    def __init__(self, dispatcher: Dispatcher, new_sid: Callable[[Prefix], str]) -> None:
+        self.dispatcher = dispatcher
+        self.new_sid = new_sid
+        self.pending: dict[str, QueuedRow] = {}
+        self._wake = asyncio.Event()
+        self._counts: dict[str, tuple[int, dict[str, int]]] = {}
+        self.routed = 0
+
+    def submit(self, row: QueuedRow) -> None:
+        """Route a message this process has just stored `accepted`."""
+        self.pending[row.sid] = row
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        clock = self.dispatcher.clock
+        next_poll = 0
+        while not stop.is_set():
+            rows = list(self.pending.values())
+            self.pending.clear()
+            self._wake.clear()
+            now = clock.now_us()
+            if now >= next_poll:
+                stored = await self.dispatcher.db.read(
+                    partial(store.load_unrouted, now=now, limit=LOAD_BATCH)
+                )
+                seen = {r.sid for r in rows}
+                rows += [r for r in stored if r.sid not in seen]
+                next_poll = now + round(POLL_S * 1_000_000)
+            if rows:
+                try:
+                    await self.route(rows)
+                except Exception:  # the poll finds them again
+                    log.exception(
+                        "routing %d messages failed; retrying at the next poll", len(rows)
+                    )
+            if not self.pending:
+                await sleep_or_wake(clock, self._wake, POLL_S)
+
+    async def route(self, rows: Sequence[QueuedRow]) -> None:
+        dispatcher = self.dispatcher
+        lookup = dispatcher.transport.lookup
+        groups: dict[str, list[QueuedRow]] = defaultdict(list)
+        for row in rows:
+            groups[row.messaging_service_sid or ""].append(row)
+        plans: list[_Plan] = []
+        for service_sid, group in groups.items():
+            context = await dispatcher.db.read(
+                partial(
+                    self._context, service_sid, group[0].account_sid, [r.to_number for r in group]
+                )
+            )
+            plans += self._plan(context, group, lookup)
+        moved = await dispatcher.db.write(partial(self._write, plans))
+        for plan in moved:
+            if plan.routed is not None:
+                dispatcher.enqueue(plan.routed)
+        self.routed += len(moved)
+        dispatcher.on_callbacks()
+
+    def _context(
+        self, service_sid: str, account_sid: str, recipients: list[str], conn: Connection
+    ) -> Context:
+        service = service_store.get_service(conn, account_sid, service_sid)
+        if service is None:
+            return Context(None, [], {}, {})
+        pool = store.pool_entries(conn, service_sid)
+        sticky = store.sticky_for(conn, service_sid, recipients)
+        now = self.dispatcher.clock.now_us()
+        cached = self._counts.get(service_sid)
+        if cached is None or now - cached[0] > COUNTS_TTL_US:
+            cached = (now, store.mapping_counts(conn, service_sid))
+            self._counts[service_sid] = cached
+        return Context(service, pool, sticky, cached[1])
+
+    def _waits(self, account_sid: str, pool: Sequence[store.PoolEntry]) -> dict[str, float]:
+        """Seconds of backlog ahead on each candidate's queue (those this node holds)."""
+        waits = {}
+        for entry in pool:
+            queue = self.dispatcher.queues.get(queue_key_of(account_sid, entry.candidate))
+            if queue is not None:
+                waits[entry.candidate.sid] = queue.backlog / max(queue.mps, 1)
+        return waits
+
+    def _plan(self, context: Context, rows: list[QueuedRow], lookup: Lookup) -> list[_Plan]:
+        service = context.service
+        plans = []
+        waits = self._waits(rows[0].account_sid, context.pool)
+        counts = context.counts
+        for row in rows:
+            recipient = recipient_of(row.to_number, lookup)
+            info = lookup(row.to_number)
+            if service is None:
+                decision = RoutingDecision(sender=None, rule=Rule.NONE, error_code=SERVICE_GONE)
+            else:
+                decision = decide(
+                    service, context.pool, row, recipient,
+                    mapping=context.sticky.get(row.to_number), waits=waits, counts=counts,
+                )  # fmt: skip
+            routing = orjson.dumps(
+                explain(
+                    decision, context.pool, recipient, service, carrier=info.name if info else None
+                )
+            ).decode()
+            plan = _Plan(row, decision, routing, service is not None and service.sticky_sender)
+            sender = decision.sender
+            if sender is not None:
+                plan.routed = replace(
+                    row,
+                    from_number=sender.address,
+                    sender_sid=None if sender.kind is SenderKind.ALPHANUMERIC else sender.sid,
+                    status=MessageStatus.QUEUED,
+                )
+                self._account_for(plan, context, waits)
+            plans.append(plan)
+        return plans
+
+    def _account_for(self, plan: _Plan, context: Context, waits: dict[str, float]) -> None:
+        """Count a routed message in Scaler's load, so one batch spreads like single sends."""
+        sender = plan.decision.sender
+        assert sender is not None and context.service is not None
+        queue = self.dispatcher.queues.get(queue_key_of(plan.row.account_sid, sender))
+        mps = queue.mps if queue is not None else 1
+        waits[sender.sid] = waits.get(sender.sid, 0.0) + plan.row.num_segments / max(mps, 1)
+        mapped = context.sticky.get(plan.row.to_number)
+        if context.service.sticky_sender and (mapped is None or mapped.sender_sid != sender.sid):
+            counts = context.counts
+            counts[sender.sid] = counts.get(sender.sid, 0) + 1
+            if mapped is not None:
+                counts[mapped.sender_sid] = max(0, counts.get(mapped.sender_sid, 0) - 1)
+            context.sticky[plan.row.to_number] = store.Mapping(
+                service_sid=context.service.sid, to_number=plan.row.to_number,
+                sender_sid=sender.sid, pinned=mapped.pinned if mapped else False,
+                date_created=0, date_updated=0,
+            )  # fmt: skip
+
+    def _write(self, plans: list[_Plan], conn: Connection) -> list[_Plan]:
+        """Queue what has a sender (30001 when its queue is full), fail the rest; the
+        plans that moved."""
+        dispatcher = self.dispatcher
+        now = dispatcher.clock.now_us()
+        to_queue: list[_Plan] = []
+        failing: list[tuple[_Plan, int]] = []
+        for plan in plans:
+            if plan.routed is None:
+                failing.append((plan, plan.decision.error_code or errors.NoSenderForRecipient.code))
+                continue
+            try:
+                dispatcher.reserve(conn, plan.routed, plan.row.num_segments)
+            except errors.QueueFull:
+                failing.append((plan, QUEUE_OVERFLOW))
+                continue
+            to_queue.append(plan)
+        moved_flags = store.route_messages(
+            conn,
+            [
+                {
+                    "b_sid": p.row.sid,
+                    "b_from": p.routed.from_number if p.routed else None,
+                    "b_sender": p.routed.sender_sid if p.routed else None,
+                    "b_routing": p.routing,
+                    "b_now": now,
+                }
+                for p in to_queue
+            ],
+        )
+        queued = [p for p, ok in zip(to_queue, moved_flags, strict=True) if ok]
+        for plan, ok in zip(to_queue, moved_flags, strict=True):
+            if not ok:
+                dispatcher.release(plan.row.sid)
+        self._save_mappings(conn, queued, now)
+        dispatcher.sink.enqueue(
+            conn, [Change(p.routed, MessageStatus.QUEUED) for p in queued if p.routed], now
+        )
+        failed = self._fail(conn, failing, now)
+        store.insert_alerts(conn, [self._alert(p, now) for p in queued if p.decision.alert])
+        return queued + failed
+
+    def _fail(self, conn: Connection, failing: list[tuple[_Plan, int]], now: int) -> list[_Plan]:
+        if not failing:
+            return []
+        changes = [Change(p.routed or p.row, MessageStatus.FAILED, code) for p, code in failing]
+        done = finish_many(changes, now, self.dispatcher.sink)(conn)
+        failed = [p for (p, _), ok in zip(failing, done, strict=True) if ok]
+        store.set_routing(conn, [(p.row.sid, p.routing) for p in failed])
+        return [replace(p, routed=None) for p in failed]
+
+    def _save_mappings(self, conn: Connection, queued: list[_Plan], now: int) -> None:
+        chosen: dict[str, dict[str, str]] = defaultdict(dict)
+        for plan in queued:
+            sender = plan.decision.sender
+            if sender is not None and plan.row.messaging_service_sid and plan.sticky:
+                chosen[plan.row.messaging_service_sid][plan.row.to_number] = sender.sid
+        for service_sid, mapping in chosen.items():
+            store.save_mappings(conn, service_sid, mapping, now)
+
+    def _alert(self, plan: _Plan, now: int) -> store.Alert:
+        sender = plan.decision.sender
+        assert sender is not None
+        return store.Alert(
+            sid=self.new_sid(Prefix.ALERT),
+            account_sid=plan.row.account_sid,
+            error_code=plan.decision.alert or 0,
+            log_level="warning",
+            alert_text=(
+                f"Sender ID Pre-registration Alert: message {plan.row.sid} to "
+                f"{plan.row.to_number} was sent from the alphanumeric sender ID "
+                f"{sender.address!r}, which is not registered in the destination country; "
+                "carriers there may block it or replace the sender ID."
+            ),
+            resource_sid=plan.row.sid,
+            service_sid=plan.row.messaging_service_sid,
+            date_created=now,
+            date_updated=now,
+        )

@@ -1,0 +1,326 @@
+"""Sending through a Messaging Service, end to end with the official client: the API
+answers `accepted` with no sender, the router picks one of the pool, the message goes
+`queued` (with its callback) and on, and `Routing.json` explains the choice."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from tests.conftest import Herald, eventually
+from tests.webhooks.receiver import Receiver
+
+SETTINGS = {"schedule_min_s": 2}
+_numbers = itertools.count(3000)
+_codes = itertools.count(51000)
+FINAL = ("delivered", "sent", "undelivered", "failed")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+def number(area: str = "415") -> str:
+    return f"+1{area}555{next(_numbers):04d}"
+
+
+class Pool:
+    """An account with a service and a helper to add senders to its pool."""
+
+    def __init__(self, herald: Herald, **options: Any) -> None:
+        self.herald = herald
+        self.account = herald.account()
+        self.client: Client = herald.client(self.account)
+        self.service = self.client.messaging.v1.services.create(
+            friendly_name="pool", **options
+        )
+
+    def add_number(self, phone: str) -> str:
+        pn = self.client.incoming_phone_numbers.create(phone_number=phone)
+        self.client.messaging.v1.services(self.service.sid).phone_numbers.create(
+            phone_number_sid=pn.sid
+        )
+        return pn.sid
+
+    def add_short_code(self, code: str, country: str = "US") -> str:
+        response = httpx.post(
+            self.herald.url(self.account, "SMS/ShortCodes.json"),
+            data={"ShortCode": code, "IsoCountry": country},
+            auth=(self.account.sid, self.account.auth_token),
+        )
+        assert response.status_code == 201, response.text
+        sid: str = response.json()["sid"]
+        self.client.messaging.v1.services(self.service.sid).short_codes.create(
+            short_code_sid=sid
+        )
+        return sid
+
+    def add_alpha(self, alpha: str, registered_in: str = "") -> str:
+        data = {"AlphaSender": alpha}
+        if registered_in:
+            data["RegisteredIn"] = registered_in
+        response = httpx.post(
+            f"{self.herald.base_url}/v1/Services/{self.service.sid}/AlphaSenders",
+            data=data,
+            auth=(self.account.sid, self.account.auth_token),
+        )
+        assert response.status_code == 201, response.text
+        sid: str = response.json()["sid"]
+        return sid
+
+    def send(self, to: str, body: str = "hello", **params: Any) -> Any:
+        return self.client.messages.create(
+            to=to, messaging_service_sid=self.service.sid, body=body, **params
+        )
+
+    def settled(self, sid: str, statuses: tuple[str, ...] = ("delivered",)) -> Any:
+        return eventually(
+            lambda: (m := self.client.messages(sid).fetch()).status in statuses and m
+        )
+
+    def routing(self, sid: str) -> dict[str, Any]:
+        response = httpx.get(
+            self.herald.url(self.account, f"Messages/{sid}/Routing.json"),
+            auth=(self.account.sid, self.account.auth_token),
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def test_service_send_is_accepted_then_routed_queued_and_delivered(
+    herald: Herald, receiver: Receiver
+) -> None:
+    pool = Pool(herald, status_callback=f"{receiver.url}/service")
+    local = number("415")
+    pool.add_number(number("212"))
+    pool.add_number(local)
+    message = pool.send("+14155550199")
+    assert message.status == "accepted"
+    assert message.from_ is None
+    assert message.num_segments == "0"
+    assert message.messaging_service_sid == pool.service.sid
+    final = pool.settled(message.sid)
+    assert final.from_ == local  # Area Code Geomatch
+    assert final.num_segments == "1"
+    got = receiver.wait_for(3, timeout=10)
+    assert [dict(r.form)["MessageStatus"] for r in got] == ["queued", "sent", "delivered"]
+    assert all(dict(r.form)["From"] == local for r in got)
+    assert all(dict(r.form)["MessagingServiceSid"] == pool.service.sid for r in got)
+    explained = pool.routing(message.sid)
+    decision = explained["decision"]
+    assert decision["rule"] == "area_code_geomatch"
+    assert decision["sender"]["address"] == local
+    assert [r["reason"] for r in decision["rejected"]] == [
+        "not the recipient's area code or an overlay of it"
+    ]
+
+
+def test_from_mg_sid_is_the_service_and_short_code_wins(herald: Herald) -> None:
+    pool = Pool(herald)
+    pool.add_number(number())
+    code = str(next(_codes))
+    pool.add_short_code(code)
+    message = pool.client.messages.create(to="+14155550142", from_=pool.service.sid, body="hi")
+    assert message.status == "accepted" and message.from_ is None
+    final = pool.settled(message.sid)
+    assert final.from_ == code
+    assert pool.routing(message.sid)["decision"]["rule"] == "short_code"
+
+
+def test_sticky_sender_keeps_the_sender_and_mappings_are_visible(herald: Herald) -> None:
+    pool = Pool(herald, area_code_geomatch=False)
+    first, second = number("303"), number("720")
+    sids = {pool.add_number(first): first, pool.add_number(second): second}
+    recipient = "+16175550111"
+    sent = [pool.settled(pool.send(recipient).sid).from_ for _ in range(3)]
+    assert len(set(sent)) == 1
+    auth = (pool.account.sid, pool.account.auth_token)
+    base = f"{herald.base_url}/v1/Services/{pool.service.sid}/StickyMappings"
+    listed = httpx.get(base, auth=auth).json()
+    assert listed["meta"]["key"] == "sticky_mappings"
+    assert [(m["to"], sids[m["sender_sid"]]) for m in listed["sticky_mappings"]] == [
+        (recipient, sent[0])
+    ]
+    other_sid = next(sid for sid, n in sids.items() if n != sent[0])
+    pinned = httpx.post(f"{base}/{recipient}", data={"SenderSid": other_sid}, auth=auth)
+    assert pinned.status_code == 200 and pinned.json()["pinned"] is True
+    moved = pool.settled(pool.send(recipient).sid)
+    assert moved.from_ == sids[other_sid]
+    assert pool.routing(moved.sid)["decision"]["rule"] == "sticky_sender"
+    assert httpx.delete(f"{base}/{recipient}", auth=auth).status_code == 204
+    assert httpx.get(f"{base}/{recipient}", auth=auth).status_code == 404
+    bad = httpx.post(f"{base}/{recipient}", data={"SenderSid": "PN" + "0" * 32}, auth=auth)
+    assert bad.status_code == 400 and bad.json()["code"] == 20001
+
+
+def test_no_sender_for_the_recipient_fails_with_21703(herald: Herald, receiver: Receiver) -> None:
+    pool = Pool(herald, status_callback=f"{receiver.url}/s")
+    pool.add_short_code(str(next(_codes)))  # a US short code cannot reach France
+    message = pool.send("+33612345678")
+    final = pool.settled(message.sid, ("failed",))
+    assert final.error_code == 21703
+    got = receiver.wait_for(1, timeout=10)
+    assert dict(got[0].form)["MessageStatus"] == "failed"
+    assert dict(got[0].form)["ErrorCode"] == "21703"
+    decision = pool.routing(message.sid)["decision"]
+    assert decision["sender"] is None and decision["error_code"] == 21703
+    assert decision["rejected"][0]["reason"] == "short code of another country"
+
+
+def test_empty_pool_fails_with_21704(herald: Herald) -> None:
+    pool = Pool(herald)
+    final = pool.settled(pool.send("+14155550100").sid, ("failed",))
+    assert final.error_code == 21704
+
+
+def test_alpha_sender_abroad_and_preregistration_alert(herald: Herald) -> None:
+    pool = Pool(herald)
+    pool.add_number(number())
+    pool.add_alpha("Herald")
+    final = pool.settled(pool.send("+447911123456").sid, FINAL)
+    assert final.from_ == "Herald"
+    assert pool.routing(final.sid)["decision"]["rule"] == "alpha_sender"
+    # India needs pre-registration: the unregistered ID still sends, and raises 30018.
+    sent = pool.settled(pool.send("+919812345678").sid, FINAL)
+    assert sent.from_ == "Herald"
+    assert pool.routing(sent.sid)["decision"]["alert_code"] == 30018
+    auth = (pool.account.sid, pool.account.auth_token)
+    alerts = httpx.get(f"{herald.base_url}/v1/Alerts", auth=auth).json()
+    assert [(a["error_code"], a["resource_sid"]) for a in alerts["alerts"]] == [
+        ("30018", sent.sid)
+    ]
+    one = httpx.get(alerts["alerts"][0]["url"], auth=auth)
+    assert one.status_code == 200 and one.json()["log_level"] == "warning"
+
+
+def test_alpha_registered_where_required_raises_no_alert(herald: Herald) -> None:
+    pool = Pool(herald)
+    pool.add_alpha("Herald", registered_in="IN,AE")
+    sent = pool.settled(pool.send("+919812345678").sid, FINAL)
+    assert sent.from_ == "Herald"
+    assert pool.routing(sent.sid)["decision"]["alert_code"] is None
+    auth = (pool.account.sid, pool.account.auth_token)
+    assert httpx.get(f"{herald.base_url}/v1/Alerts", auth=auth).json()["alerts"] == []
+
+
+def test_skip_unregistered_alpha_uses_a_number_instead(herald: Herald) -> None:
+    pool = Pool(herald)
+    updated = httpx.post(
+        f"{herald.base_url}/v1/Services/{pool.service.sid}",
+        data={"SkipUnregisteredAlpha": "true"},
+        auth=(pool.account.sid, pool.account.auth_token),
+    )
+    assert updated.json()["skip_unregistered_alpha"] is True
+    sender = number()
+    pool.add_number(sender)
+    pool.add_alpha("Herald")
+    sent = pool.settled(pool.send("+919812345678").sid, FINAL)
+    assert sent.from_ == sender
+    assert pool.routing(sent.sid)["decision"]["rule"] == "us_number_fallback"
+
+
+def test_unknown_service_is_21701(herald: Herald) -> None:
+    pool = Pool(herald)
+    with pytest.raises(TwilioRestException) as raised:
+        pool.client.messages.create(
+            to="+14155550100", messaging_service_sid="MG" + "0" * 32, body="x"
+        )
+    assert raised.value.code == 21701 and raised.value.status == 404
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def test_scheduled_message_waits_then_is_routed(herald: Herald, receiver: Receiver) -> None:
+    pool = Pool(herald, status_callback=f"{receiver.url}/s")
+    sender = number()
+    pool.add_number(sender)
+    message = pool.send("+14155550177", schedule_type="fixed", send_at=_at(3))
+    assert message.status == "scheduled"
+    assert pool.client.messages(message.sid).fetch().status == "scheduled"
+    final = eventually(
+        lambda: (m := pool.client.messages(message.sid).fetch()).status == "delivered" and m,
+        timeout=15,
+    )
+    assert final.from_ == sender
+    got = receiver.wait_for(3, timeout=10)
+    assert [dict(r.form)["MessageStatus"] for r in got] == ["queued", "sent", "delivered"]
+
+
+def test_scheduled_message_can_be_canceled(herald: Herald, receiver: Receiver) -> None:
+    pool = Pool(herald, status_callback=f"{receiver.url}/s")
+    pool.add_number(number())
+    message = pool.send("+14155550178", schedule_type="fixed", send_at=_at(600))
+    canceled = pool.client.messages(message.sid).update(status="canceled")
+    assert canceled.status == "canceled"
+    got = receiver.wait_for(1, timeout=10)
+    assert dict(got[0].form)["MessageStatus"] == "canceled"
+    with pytest.raises(TwilioRestException) as raised:
+        pool.client.messages(message.sid).update(status="canceled")
+    assert raised.value.code == 30409
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"schedule_type": "fixed"}, 35111),
+        ({"schedule_type": "fixed", "send_at": _at(0.5)}, 35114),
+        ({"schedule_type": "fixed", "send_at": _at(36 * 86400)}, 35115),
+        ({"schedule_type": "fixed", "send_at": "next tuesday"}, 35117),
+        ({"schedule_type": "later", "send_at": _at(600)}, 35126),
+    ],
+)
+def test_bad_schedules_are_refused(herald: Herald, params: dict[str, Any], code: int) -> None:
+    pool = Pool(herald)
+    with pytest.raises(TwilioRestException) as raised:
+        pool.send("+14155550100", **params)
+    assert raised.value.code == code and raised.value.status == 400
+    assert list(pool.client.messages.list()) == []
+
+
+def test_scheduling_needs_a_service(herald: Herald) -> None:
+    pool = Pool(herald)
+    sender = number()
+    pool.client.incoming_phone_numbers.create(phone_number=sender)
+    with pytest.raises(TwilioRestException) as raised:
+        pool.client.messages.create(
+            to="+14155550100", from_=sender, body="x", schedule_type="fixed", send_at=_at(600)
+        )
+    assert raised.value.code == 35118
+
+
+def test_preview_sends_nothing(herald: Herald) -> None:
+    pool = Pool(herald)
+    local = number("415")
+    pool.add_number(number("212"))
+    pool.add_number(local)
+    auth = (pool.account.sid, pool.account.auth_token)
+    response = httpx.post(
+        f"{herald.base_url}/v1/Services/{pool.service.sid}/Preview",
+        data={"To": "+14155550100", "Body": "Hello \u201cworld\u201d"},
+        auth=auth,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["from"] == local
+    assert body["body"] == 'Hello "world"'  # Smart Encoding is on by default
+    assert body["encoding"] == "GSM-7" and body["num_segments"] == "1"
+    assert body["routing"]["rule"] == "area_code_geomatch"
+    assert body["queue_wait_s"] == 0
+    assert body["price"] == "-0.00790"
+    assert list(pool.client.messages.list()) == []
+    missing = httpx.post(
+        f"{herald.base_url}/v1/Services/{pool.service.sid}/Preview", data={"Body": "x"}, auth=auth
+    )
+    assert missing.status_code == 400 and missing.json()["code"] == 21604
