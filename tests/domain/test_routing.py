@@ -67,6 +67,7 @@ class Case:
     sender: str | None
     rule: Rule
     sticky: str | None = None
+    pinned: bool = False
     waits: dict[str, float] = field(default_factory=dict)
     mappings: dict[str, int] = field(default_factory=dict)
     options: Options = field(default_factory=Options)
@@ -122,6 +123,8 @@ CASES = [
     Case("a mapping to a sender no longer in the pool is dropped", (number("LC415", area="415"),), US_415, "LC415", Rule.AREA_CODE_GEOMATCH, sticky="GONE"),
     Case("a mapping to an ineligible short code is invalidated", (short("SC1"), number("LC415", area="415")), US_NO_SC, "LC415", Rule.AREA_CODE_GEOMATCH, sticky="SC1", rerouted=True, rejected=(("SC1", "no longer eligible"),)),
     Case("a same-country sender added: remapped", (number("LCUS", area="212"), number("LCFR", "FR")), FR, "LCFR", Rule.COUNTRY_GEOMATCH, sticky="LCUS", rejected=(("LCUS", "no longer eligible"),)),
+    Case("a pinned mapping to a US number holds when a same-country sender is added", (number("LCUS", area="212"), number("LCFR", "FR")), FR, "LCUS", Rule.STICKY_SENDER, sticky="LCUS", pinned=True),
+    Case("a pinned mapping to an ineligible short code is still invalidated", (short("SC1"), number("LC415", area="415")), US_NO_SC, "LC415", Rule.AREA_CODE_GEOMATCH, sticky="SC1", pinned=True, rerouted=True),
     Case("a mapping to a short code holds", (short("SC1"), short("SC2")), US_415, "SC2", Rule.STICKY_SENDER, sticky="SC2"),
     Case("a mapping to an alpha ID holds", (alpha("A1"), alpha("A2")), GB, "A1", Rule.STICKY_SENDER, sticky="A1", waits={"A1": 50.0}),
     # Scaler with Sticky Sender: the fewest mappings.
@@ -136,6 +139,7 @@ def test_routing_scenarios(case: Case) -> None:
         case.pool,
         case.recipient,
         sticky=case.sticky,
+        pinned=case.pinned,
         queue_waits=case.waits,
         mappings=case.mappings,
         options=case.options,
