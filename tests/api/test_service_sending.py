@@ -14,6 +14,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from tests.api.test_spec import MESSAGES, assert_matches_spec
 from tests.conftest import Herald, eventually
 from tests.webhooks.receiver import Receiver
 
@@ -40,9 +41,7 @@ class Pool:
         self.herald = herald
         self.account = herald.account()
         self.client: Client = herald.client(self.account)
-        self.service = self.client.messaging.v1.services.create(
-            friendly_name="pool", **options
-        )
+        self.service = self.client.messaging.v1.services.create(friendly_name="pool", **options)
 
     def add_number(self, phone: str) -> str:
         pn = self.client.incoming_phone_numbers.create(phone_number=phone)
@@ -59,9 +58,7 @@ class Pool:
         )
         assert response.status_code == 201, response.text
         sid: str = response.json()["sid"]
-        self.client.messaging.v1.services(self.service.sid).short_codes.create(
-            short_code_sid=sid
-        )
+        self.client.messaging.v1.services(self.service.sid).short_codes.create(short_code_sid=sid)
         return sid
 
     def add_alpha(self, alpha: str, registered_in: str = "") -> str:
@@ -83,9 +80,7 @@ class Pool:
         )
 
     def settled(self, sid: str, statuses: tuple[str, ...] = ("delivered",)) -> Any:
-        return eventually(
-            lambda: (m := self.client.messages(sid).fetch()).status in statuses and m
-        )
+        return eventually(lambda: (m := self.client.messages(sid).fetch()).status in statuses and m)
 
     def routing(self, sid: str) -> dict[str, Any]:
         response = httpx.get(
@@ -196,9 +191,7 @@ def test_alpha_sender_abroad_and_preregistration_alert(herald: Herald) -> None:
     assert pool.routing(sent.sid)["decision"]["alert_code"] == 30018
     auth = (pool.account.sid, pool.account.auth_token)
     alerts = httpx.get(f"{herald.base_url}/v1/Alerts", auth=auth).json()
-    assert [(a["error_code"], a["resource_sid"]) for a in alerts["alerts"]] == [
-        ("30018", sent.sid)
-    ]
+    assert [(a["error_code"], a["resource_sid"]) for a in alerts["alerts"]] == [("30018", sent.sid)]
     one = httpx.get(alerts["alerts"][0]["url"], auth=auth)
     assert one.status_code == 200 and one.json()["log_level"] == "warning"
 
@@ -324,3 +317,39 @@ def test_preview_sends_nothing(herald: Herald) -> None:
         f"{herald.base_url}/v1/Services/{pool.service.sid}/Preview", data={"Body": "x"}, auth=auth
     )
     assert missing.status_code == 400 and missing.json()["code"] == 21604
+
+
+def test_accepted_and_scheduled_messages_match_the_spec(herald: Herald) -> None:
+    pool = Pool(herald)
+    pool.add_number(number())
+    auth = (pool.account.sid, pool.account.auth_token)
+    url = herald.url(pool.account, "Messages.json")
+    form = {"To": "+14155550100", "MessagingServiceSid": pool.service.sid, "Body": "hi"}
+    accepted = httpx.post(url, data=form, auth=auth)
+    assert accepted.status_code == 201
+    assert accepted.json()["status"] == "accepted"
+    assert_matches_spec(accepted.json(), MESSAGES, "post", 201)
+    later = {**form, "ScheduleType": "fixed", "SendAt": _at(900).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    scheduled = httpx.post(url, data=later, auth=auth)
+    assert scheduled.status_code == 201
+    assert scheduled.json()["status"] == "scheduled"
+    assert_matches_spec(scheduled.json(), MESSAGES, "post", 201)
+
+
+def test_routing_resources_are_private(herald: Herald) -> None:
+    owner = Pool(herald)
+    owner.add_number(number())
+    sent = owner.settled(owner.send("+14155550100").sid)
+    other = herald.account()
+    auth = (other.sid, other.auth_token)
+    base = f"{herald.base_url}/v1/Services/{owner.service.sid}"
+    answers = [
+        httpx.get(herald.url(other, f"Messages/{sent.sid}/Routing.json"), auth=auth),
+        httpx.get(f"{base}/StickyMappings", auth=auth),
+        httpx.get(f"{base}/StickyMappings/+14155550100", auth=auth),
+        httpx.delete(f"{base}/StickyMappings/+14155550100", auth=auth),
+        httpx.post(f"{base}/Preview", data={"To": "+14155550100", "Body": "x"}, auth=auth),
+    ]
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [(404, 20404)] * 5
+    mine = (owner.account.sid, owner.account.auth_token)
+    assert len(httpx.get(f"{base}/StickyMappings", auth=mine).json()["sticky_mappings"]) == 1
