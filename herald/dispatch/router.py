@@ -229,7 +229,12 @@ class Router:
                 )
             )
             plans += self._plan(context, group, lookup)
-        moved = await dispatcher.db.write(partial(self._write, plans))
+        try:
+            moved = await dispatcher.db.write(partial(self._write, plans))
+        except BaseException:
+            for plan in plans:  # nothing was written: the reservations made go too
+                dispatcher.release(plan.row.sid)
+            raise
         for plan in moved:
             if plan.routed is not None:
                 dispatcher.enqueue(plan.routed)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from herald.domain.message import Message
@@ -168,8 +169,8 @@ def save_mappings(conn: Connection, service_sid: str, chosen: dict[str, str], no
         for to, sender in chosen.items()
         if to in existing and existing[to].sender_sid != sender
     ]
-    if fresh:
-        conn.execute(insert(sticky_mappings), fresh)
+    if fresh:  # another node may have mapped the recipient meanwhile: its mapping stands
+        conn.execute(_insert_new(conn).on_conflict_do_nothing(), fresh)
     if moved:
         conn.execute(
             update(sticky_mappings)
@@ -177,6 +178,12 @@ def save_mappings(conn: Connection, service_sid: str, chosen: dict[str, str], no
             .values(sender_sid=bindparam("b_sender"), date_updated=bindparam("b_now")),
             moved,
         )
+
+
+def _insert_new(conn: Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(sticky_mappings)
+    return sqlite.insert(sticky_mappings)
 
 
 def list_mappings(

@@ -62,9 +62,12 @@ class Pool:
         return sid
 
     def add_alpha(self, alpha: str, registered_in: str = "") -> str:
-        data = {"AlphaSender": alpha}
-        if registered_in:
-            data["RegisteredIn"] = registered_in
+        if not registered_in:  # the official client has no RegisteredIn (Herald's extension)
+            added = self.client.messaging.v1.services(self.service.sid).alpha_senders.create(
+                alpha_sender=alpha
+            )
+            return str(added.sid)
+        data = {"AlphaSender": alpha, "RegisteredIn": registered_in}
         response = httpx.post(
             f"{self.herald.base_url}/v1/Services/{self.service.sid}/AlphaSenders",
             data=data,
