@@ -356,3 +356,17 @@ def test_routing_resources_are_private(herald: Herald) -> None:
     assert [(a.status_code, a.json()["code"]) for a in answers] == [(404, 20404)] * 5
     mine = (owner.account.sid, owner.account.auth_token)
     assert len(httpx.get(f"{base}/StickyMappings", auth=mine).json()["sticky_mappings"]) == 1
+
+
+@pytest.mark.parametrize(("smart", "segments"), [(True, "1"), (False, "2")])
+def test_the_service_smart_encoding_setting_applies(
+    herald: Herald, smart: bool, segments: str
+) -> None:
+    pool = Pool(herald, smart_encoding=smart)
+    pool.add_number(number())
+    body = "\u201cQuoted\u201d " + "x" * 80  # GSM-7 once smart-encoded, else UCS-2
+    final = pool.settled(pool.send("+14155550100", body=body).sid)
+    assert final.num_segments == segments
+    # The message's own SmartEncoded wins over the service's.
+    override = pool.settled(pool.send("+14155550100", body=body, smart_encoded=not smart).sid)
+    assert override.num_segments == ("2" if smart else "1")
