@@ -368,6 +368,7 @@ DELIVERY_ERRORS: dict[int, str] = {
     30017: "Carrier network congestion",
     30019: "Content size exceeds carrier limit",
     30036: "Validity Period Expired",
+    21701: "The Messaging Service does not exist",
     21703: "No sender in the Messaging Service can reach this recipient",
     21704: "The Messaging Service has no senders",
 }
