@@ -1,5 +1,6 @@
 """Herald's values as Twilio's JSON: snake_case keys, strings where Twilio has strings
-(`num_segments`, `num_media`, `price`), RFC 2822 dates and relative `uri`s (§2.1, §5)."""
+(`num_segments`, `num_media`, `price`), RFC 2822 dates and relative `uri`s (§2.1, §5);
+the Messaging v1 resources with ISO 8601 dates and absolute `url`s (§4)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from herald.domain.accounts import Account, ApiKey
 from herald.domain.message import Media, Message
 from herald.domain.senders import IncomingNumber, ShortCode
-from herald.domain.timestamps import rfc2822
+from herald.domain.services import PoolKind, PoolMember, Service
+from herald.domain.timestamps import iso8601, rfc2822
 
 API_VERSION = "2010-04-01"
 BASE = f"/{API_VERSION}/Accounts"
@@ -167,3 +169,78 @@ def account(a: Account) -> dict[str, Any]:
         "type": "Full",
         "uri": f"{uri}.json",
     }
+
+
+SERVICES = "/v1/Services"
+# Each pool kind's subresource under a service, and the key of its list (§4.2).
+POOL_PATHS = {
+    PoolKind.PHONE_NUMBER: ("PhoneNumbers", "phone_numbers"),
+    PoolKind.SHORT_CODE: ("ShortCodes", "short_codes"),
+    PoolKind.ALPHA_SENDER: ("AlphaSenders", "alpha_senders"),
+}
+_SERVICE_LINKS = (
+    ("phone_numbers", "PhoneNumbers"),
+    ("short_codes", "ShortCodes"),
+    ("alpha_senders", "AlphaSenders"),
+    ("messages", "Messages"),
+    ("us_app_to_person", "Compliance/Usa2p"),
+    ("us_app_to_person_usecases", "Compliance/Usa2p/Usecases"),
+    ("channel_senders", "ChannelSenders"),
+    ("destination_alpha_senders", "DestinationAlphaSenders"),
+)
+
+
+def service(s: Service, base_url: str) -> dict[str, Any]:
+    """A Messaging Service (§4.1); `base_url` is Herald's own address."""
+    url = f"{base_url}{SERVICES}/{s.sid}"
+    return {
+        "account_sid": s.account_sid,
+        "area_code_geomatch": s.area_code_geomatch,
+        "date_created": iso8601(s.date_created),
+        "date_updated": iso8601(s.date_updated),
+        "fallback_method": s.fallback_method,
+        "fallback_to_long_code": s.fallback_to_long_code,
+        "fallback_url": s.fallback_url,
+        "friendly_name": s.friendly_name,
+        "inbound_method": s.inbound_method,
+        "inbound_request_url": s.inbound_request_url,
+        "links": {key: f"{url}/{path}" for key, path in _SERVICE_LINKS},
+        "mms_converter": s.mms_converter,
+        "scan_message_content": s.scan_message_content,
+        "sid": s.sid,
+        "skip_unregistered_alpha": s.skip_unregistered_alpha,
+        "smart_encoding": s.smart_encoding,
+        "status_callback": s.status_callback,
+        "sticky_sender": s.sticky_sender,
+        "synchronous_validation": s.synchronous_validation,
+        "url": url,
+        "us_app_to_person_registered": False,
+        "use_inbound_webhook_on_number": s.use_inbound_webhook_on_number,
+        "usecase": s.usecase,
+        "validity_period": s.validity_period,
+    }
+
+
+def pool_member(m: PoolMember, base_url: str) -> dict[str, Any]:
+    """A sender in a service's pool, as its subresource shows it (§4.2)."""
+    sender = m.sender
+    path, _ = POOL_PATHS[sender.kind]
+    body: dict[str, Any] = {
+        "account_sid": sender.account_sid,
+        "capabilities": list(m.capabilities),
+        "date_created": iso8601(sender.date_created),
+        "date_updated": iso8601(sender.date_updated),
+        "service_sid": sender.service_sid,
+        "sid": sender.sid,
+        "url": f"{base_url}{SERVICES}/{sender.service_sid}/{path}/{sender.sid}",
+    }
+    if sender.kind is PoolKind.ALPHA_SENDER:
+        body["alpha_sender"] = m.address
+        body["registered_in"] = sorted(sender.registered_in)
+    elif sender.kind is PoolKind.SHORT_CODE:
+        body["short_code"] = m.address
+        body["country_code"] = m.country
+    else:
+        body["phone_number"] = m.address
+        body["country_code"] = m.country
+    return body

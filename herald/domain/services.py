@@ -68,6 +68,17 @@ class PoolSender:
     date_updated: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolMember:
+    """A pool sender as the v1 API shows it (§4.2): with the number, short code or alpha
+    ID itself, its country (empty for an alpha ID) and its capabilities' names."""
+
+    sender: PoolSender
+    address: str
+    country: str
+    capabilities: tuple[str, ...]
+
+
 def check_usecase(value: str) -> str:
     if value not in USECASES:
         raise errors.InvalidUsecase()
@@ -93,3 +104,54 @@ def check_countries(values: list[str]) -> frozenset[str]:
                 raise errors.InvalidParameter(f"{part!r} is not an ISO 3166 country code")
             countries.add(code)
     return frozenset(countries)
+
+
+def check_friendly_name(value: str | None) -> str:
+    """FriendlyName: required on create, at most 64 characters and no NUL, which
+    PostgreSQL cannot store (20001 otherwise)."""
+    if value is None or not value.strip():
+        raise errors.InvalidParameter("FriendlyName is required")
+    if "\x00" in value:
+        raise errors.InvalidParameter("FriendlyName must not contain NUL characters")
+    if len(value) > MAX_FRIENDLY_NAME:
+        raise errors.InvalidParameter(
+            f"FriendlyName must be at most {MAX_FRIENDLY_NAME} characters long"
+        )
+    return value
+
+
+def check_validity_period(value: int) -> int:
+    if not 1 <= value <= MAX_VALIDITY:
+        raise errors.InvalidParameter(f"ValidityPeriod must be from 1 to {MAX_VALIDITY}")
+    return value
+
+
+def check_can_join(
+    service_sid: str, *, member_of: str | None, can_send: bool, pool_size: int
+) -> None:
+    """Whether a number or short code may join `service_sid`'s pool: it is in no service
+    yet (21710 if in this one, 21712 if in another), it can send SMS (21715), and the
+    pool has room (21714: 400 numbers and short codes; alphanumeric IDs do not count)."""
+    if member_of == service_sid:
+        raise errors.SenderAlreadyInService()
+    if member_of is not None:
+        raise errors.SenderInAnotherService()
+    if not can_send:
+        raise errors.SenderNotCapable()
+    if pool_size >= MAX_POOL:
+        raise errors.ServicePoolFull()
+
+
+def capability_names(*, sms: bool, mms: bool, voice: bool = False) -> list[str]:
+    """A sender's capabilities as the v1 API lists them: `["MMS", "SMS", "Voice"]`."""
+    flags = (("MMS", mms), ("SMS", sms), ("Voice", voice))
+    return [name for name, present in flags if present]
+
+
+def join_countries(countries: frozenset[str]) -> str:
+    """`registered_in` as stored: sorted ISO-2 codes, comma-separated."""
+    return ",".join(sorted(countries))
+
+
+def split_countries(stored: str) -> frozenset[str]:
+    return frozenset(code for code in stored.split(",") if code)

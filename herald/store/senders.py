@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from herald.domain import errors
 from herald.domain.senders import Capabilities, IncomingNumber, ShortCode, SmsWebhook
 from herald.store.raw import RawStatement
-from herald.store.schema import incoming_numbers, short_codes
+from herald.store.schema import incoming_numbers, service_senders, short_codes, sticky_mappings
 
 
 def _webhook(row: Any) -> SmsWebhook:
@@ -181,13 +181,32 @@ def list_numbers(
     return [_number(row) for row in conn.execute(query)]
 
 
+def _leave_service(conn: Connection, sid: str) -> None:
+    """A deleted sender leaves its Messaging Service's pool, and its Sticky Sender
+    mappings go with it (reference §6.4)."""
+    service_sid = conn.execute(
+        select(service_senders.c.service_sid).where(service_senders.c.sid == sid)
+    ).scalar()
+    if service_sid is None:
+        return
+    conn.execute(delete(service_senders).where(service_senders.c.sid == sid))
+    conn.execute(
+        delete(sticky_mappings).where(
+            sticky_mappings.c.service_sid == service_sid, sticky_mappings.c.sender_sid == sid
+        )
+    )
+
+
 def delete_number(conn: Connection, account_sid: str, sid: str) -> bool:
     result = conn.execute(
         delete(incoming_numbers).where(
             incoming_numbers.c.sid == sid, incoming_numbers.c.account_sid == account_sid
         )
     )
-    return result.rowcount > 0
+    if result.rowcount == 0:
+        return False
+    _leave_service(conn, sid)
+    return True
 
 
 def insert_short_code(conn: Connection, code: ShortCode) -> ShortCode:
@@ -251,4 +270,7 @@ def delete_short_code(conn: Connection, account_sid: str, sid: str) -> bool:
             short_codes.c.sid == sid, short_codes.c.account_sid == account_sid
         )
     )
-    return result.rowcount > 0
+    if result.rowcount == 0:
+        return False
+    _leave_service(conn, sid)
+    return True
