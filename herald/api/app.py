@@ -18,7 +18,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from herald.api import accounts, dead_letters, keys, messages, numbers, services, short_codes
+from herald.api import (
+    accounts,
+    dead_letters,
+    keys,
+    messages,
+    numbers,
+    routing,
+    services,
+    short_codes,
+)
 from herald.api.errors import on_http_error, on_twilio_error, on_unexpected
 from herald.domain.errors import TwilioError
 from herald.runtime import Runtime
@@ -77,6 +86,7 @@ def routes() -> list[Route]:
         Route(f"{H}/DeadLetters.json", dead_letters.list_, methods=["GET"]),
         Route(f"{H}/DeadLetters/{{id}}/Retry.json", dead_letters.retry, methods=["POST"]),
         *services.routes(),
+        *routing.routes(),
     ]
 
 

@@ -31,7 +31,8 @@ def message(m: Message) -> dict[str, Any]:
         "from": m.from_number,
         "messaging_service_sid": m.messaging_service_sid,
         "num_media": str(m.num_media),
-        "num_segments": str(m.num_segments),
+        # "0" until a service has chosen the sender, as Twilio shows it (§2.1).
+        "num_segments": "0" if m.from_number is None else str(m.num_segments),
         "price": m.price,
         "price_unit": m.price_unit,
         "sid": m.sid,
