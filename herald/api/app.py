@@ -28,7 +28,8 @@ from herald.api import (
     services,
     short_codes,
 )
-from herald.api.errors import on_http_error, on_twilio_error, on_unexpected
+from herald.api.errors import error_response, on_http_error, on_twilio_error, on_unexpected
+from herald.domain import errors
 from herald.domain.errors import TwilioError
 from herald.runtime import Runtime
 
@@ -115,6 +116,10 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
+            if "\x00" in scope["path"]:  # no resource has one; the database cannot hold it
+                refusal = errors.NotFound("The requested resource was not found")
+                await error_response(refusal)(scope, receive, send_with_id)
+                return
             await self.app(scope, receive, send_with_id)
         finally:
             access_log.info(

@@ -27,7 +27,13 @@ class Form:
     @classmethod
     def parse(cls, raw: bytes | str) -> Form:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        return cls(parse_qsl(text, keep_blank_values=True))
+        pairs = parse_qsl(text, keep_blank_values=True)
+        for name, value in pairs:
+            if "\x00" in name or "\x00" in value:  # no database stores it in text
+                raise errors.InvalidParameter(
+                    f"{name.strip(chr(0))} must not contain NUL characters"
+                )
+        return cls(pairs)
 
     def get(self, name: str) -> str | None:
         return self._single.get(name)

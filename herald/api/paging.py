@@ -16,6 +16,7 @@ from herald.domain import errors
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
+MAX_PAGE = 10_000_000  # keeps the offset a 64-bit integer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,8 +47,8 @@ def page_request(query: Form) -> PageRequest:
         raise errors.InvalidParameter(f"PageSize must be from 1 to {MAX_PAGE_SIZE}")
     if number is None:
         number = 0
-    if number < 0:
-        raise errors.InvalidParameter("Page must not be negative")
+    if not 0 <= number <= MAX_PAGE:
+        raise errors.InvalidParameter(f"Page must be from 0 to {MAX_PAGE}")
     token = query.get("PageToken") or None
     if token is not None and not token.startswith(("PA", "PB")):
         raise errors.InvalidParameter(f"PageToken {token!r} is not valid")

@@ -19,6 +19,8 @@ from herald.domain.sids import Prefix, is_sid
 MAX_BODY = 1600
 MAX_MEDIA = 10
 MAX_VALIDITY = 36_000
+MAX_URL = 1024  # a webhook URL, as stored
+MAX_MEDIA_URL = 2048
 
 
 class FromKind(StrEnum):
@@ -169,7 +171,7 @@ def _check_media(urls: tuple[str, ...]) -> None:
     if len(urls) > MAX_MEDIA:
         raise errors.TooManyMedia()
     for url in urls:
-        if not is_http_url(url):
+        if not is_http_url(url, max_length=MAX_MEDIA_URL):
             raise errors.InvalidMediaUrl(
                 f"Media urls: {url} are invalid. Please use absolute urls."
             )
@@ -195,8 +197,11 @@ _HOST = re.compile(
 )
 
 
-def is_http_url(url: str) -> bool:
-    """An absolute http(s) URL with a valid host name (Twilio refuses underscores in hosts)."""
+def is_http_url(url: str, *, max_length: int = MAX_URL) -> bool:
+    """An absolute http(s) URL with a valid host name (Twilio refuses underscores in hosts),
+    no longer than Herald stores, without control characters."""
+    if len(url) > max_length or any(ord(c) < 0x20 or c == "\x7f" for c in url):
+        return False
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

@@ -370,6 +370,30 @@ BAD_REQUESTS = [
     ("GET", NUMBERS, {"Page": "-1"}, 400, 20001),
     ("PUT", MESSAGES, None, 405, 20004),
     ("GET", f"{A}/Nonsense.json", None, 404, 20404),
+    # What no database column holds is refused, never a 500 (PostgreSQL stores no NUL).
+    ("POST", MESSAGES, {"To": "+14155550112", "From": LOCAL_NUMBER, "Body": "a\x00b"}, 400, 20001),
+    ("GET", MESSAGES, {"To": "+1415\x00"}, 400, 20001),
+    ("GET", f"{A}/Messages/SM%00.json", None, 404, 20404),
+    ("GET", MESSAGES, {"Page": "99999999999999999999"}, 400, 20001),
+    (
+        "POST",
+        MESSAGES,
+        {
+            "To": "+14155550112",
+            "From": LOCAL_NUMBER,
+            "Body": "x",
+            "StatusCallback": "https://example.com/" + "a" * 1100,
+        },
+        400,
+        21609,
+    ),
+    (
+        "POST",
+        NUMBERS,
+        {"PhoneNumber": "+14155550199", "SmsUrl": "https://e.com/" + "a" * 1100},
+        400,
+        20001,
+    ),
 ]
 
 
@@ -389,6 +413,12 @@ BAD_REQUESTS = [
         "negative-page",
         "method",
         "no-such-path",
+        "nul-in-body",
+        "nul-in-filter",
+        "nul-in-path",
+        "huge-page",
+        "long-status-callback",
+        "long-sms-url",
     ],
 )
 def test_bad_request_is_twilio_error(
