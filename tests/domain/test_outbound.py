@@ -110,10 +110,19 @@ def test_scheduling_with_a_service_passes_the_first_checks() -> None:
         ("http://example.com:99999/", False),
         ("not a url", False),
         ("https://-bad-.com/", False),
+        ("https://example.com/" + "a" * 1004, True),  # 1024 characters: as long as stored
+        ("https://example.com/" + "a" * 1005, False),
+        ("https://example.com/a\x00", False),
+        ("https://example.com/a\nb", False),
+        ("https://example.com/a\x7f", False),
     ],
 )
 def test_is_http_url(url: str, ok: bool) -> None:
     assert is_http_url(url) is ok
+
+
+def test_media_urls_may_be_longer() -> None:
+    assert is_http_url("https://example.com/" + "a" * 2000, max_length=2048)
 
 
 class TestCredentials:
