@@ -92,9 +92,29 @@ class _Trace:
     def keep(
         self, candidates: Sequence[Candidate], test: Callable[[Candidate], bool], reason: str
     ) -> list[Candidate]:
-        kept = [c for c in candidates if test(c)]
-        self.reject([c for c in candidates if not test(c)], reason)
+        kept, rest = _split(candidates, test)
+        self.reject(rest, reason)
         return kept
+
+    def narrow(
+        self, candidates: Sequence[Candidate], test: Callable[[Candidate], bool], reason: str
+    ) -> list[Candidate]:
+        """Those that pass `test`, the rest rejected; nothing rejected when none passes."""
+        kept, rest = _split(candidates, test)
+        if kept:
+            self.reject(rest, reason)
+        return kept
+
+
+def _split(
+    candidates: Sequence[Candidate], test: Callable[[Candidate], bool]
+) -> tuple[list[Candidate], list[Candidate]]:
+    """One pass (pools hold hundreds of senders, and this runs for every message)."""
+    kept: list[Candidate] = []
+    rest: list[Candidate] = []
+    for c in candidates:
+        (kept if test(c) else rest).append(c)
+    return kept, rest
 
 
 def choose_sender(
@@ -209,9 +229,11 @@ def _alpha(
         return [], None
     if recipient.alpha_preregistration != "required":
         return alpha, None
-    registered = [c for c in alpha if recipient.country in c.registered_in]
+    country = recipient.country
+    registered = trace.narrow(
+        alpha, lambda c: country in c.registered_in, "not registered in this country"
+    )
     if registered:
-        trace.reject([c for c in alpha if c not in registered], "not registered in this country")
         return registered, None
     if options.skip_unregistered_alpha:
         trace.reject(
@@ -230,27 +252,26 @@ def _geomatch(
 ) -> tuple[list[Candidate], Rule]:
     if options.area_code_geomatch and recipient.country in NANP and recipient.area_code:
         area = recipient.area_code
-        local = [c for c in numbers if c.area_code is not None and is_overlay(c.area_code, area)]
-        if local:
-            trace.reject(
-                [c for c in numbers if c not in local],
-                "not the recipient's area code or an overlay of it",
-            )
-            return local, Rule.AREA_CODE_GEOMATCH
-        nanp = [c for c in numbers if c.country in NANP]
-        if nanp:
-            trace.reject([c for c in numbers if c not in nanp], "not a US/CA number")
-            return nanp, Rule.AREA_CODE_GEOMATCH
-    same = [c for c in numbers if c.country == recipient.country]
-    if same:
-        trace.reject([c for c in numbers if c not in same], "not from the recipient's country")
-        return same, Rule.COUNTRY_GEOMATCH
-    us = [c for c in numbers if c.country == "US"]
-    if us:
-        trace.reject(
-            [c for c in numbers if c not in us],
-            "no sender in the recipient's country: a US number first",
+        local = trace.narrow(
+            numbers,
+            lambda c: c.area_code is not None and is_overlay(c.area_code, area),
+            "not the recipient's area code or an overlay of it",
         )
+        if local:
+            return local, Rule.AREA_CODE_GEOMATCH
+        nanp = trace.narrow(numbers, lambda c: c.country in NANP, "not a US/CA number")
+        if nanp:
+            return nanp, Rule.AREA_CODE_GEOMATCH
+    country = recipient.country
+    same = trace.narrow(numbers, lambda c: c.country == country, "not from the recipient's country")
+    if same:
+        return same, Rule.COUNTRY_GEOMATCH
+    us = trace.narrow(
+        numbers,
+        lambda c: c.country == "US",
+        "no sender in the recipient's country: a US number first",
+    )
+    if us:
         return us, Rule.US_FALLBACK
     return numbers, Rule.ANY_NUMBER
 
