@@ -55,6 +55,8 @@ COUNTS_TTL_US = 60_000_000  # Scaler's mapping counts are re-read from the store
 NO_SENDERS = 21704
 SERVICE_GONE = 21701
 QUEUE_OVERFLOW = 30001
+LISTED = 20  # rejected candidates named in a message's explanation
+CHUNK = 200  # messages routed per write, so the event loop serves others in between
 
 Lookup = Callable[[str], CarrierInfo | None]
 
@@ -126,9 +128,18 @@ def explain(
     *,
     carrier: str | None,
 ) -> dict[str, object]:
-    """The decision as `Routing.json` serves it."""
+    """The decision as `Routing.json` serves it. Every rejected candidate is counted under
+    its reason; the first LISTED of them are named, the rarer reasons first, so a pool of
+    hundreds costs a message about a kilobyte, not fifty."""
     addresses = {e.candidate.sid: e.candidate.address for e in pool}
     sender = decision.sender
+    by_reason: dict[str, list[str]] = {}
+    for rejection in decision.rejected:
+        by_reason.setdefault(rejection.reason, []).append(rejection.sid)
+    listed: list[dict[str, str | None]] = []
+    for reason, sids in sorted(by_reason.items(), key=lambda item: len(item[1])):
+        for sid in sids[: LISTED - len(listed)]:
+            listed.append({"sid": sid, "address": addresses.get(sid), "reason": reason})
     return {
         "rule": decision.rule.value,
         "sender": None
@@ -139,9 +150,10 @@ def explain(
         "error_code": decision.error_code,
         "candidates": decision.candidates,
         "pool_size": len(pool),
-        "rejected": [
-            {"sid": r.sid, "address": addresses.get(r.sid), "reason": r.reason}
-            for r in decision.rejected
+        "rejected": listed,
+        "rejected_total": len(decision.rejected),
+        "rejected_by_reason": [
+            {"reason": reason, "count": len(sids)} for reason, sids in by_reason.items()
         ],
         "recipient": {
             "country": recipient.country,
@@ -216,6 +228,10 @@ class Router:
                 await sleep_or_wake(clock, self._wake, POLL_S)
 
     async def route(self, rows: Sequence[QueuedRow]) -> None:
+        for start in range(0, len(rows), CHUNK):
+            await self._route(rows[start : start + CHUNK])
+
+    async def _route(self, rows: Sequence[QueuedRow]) -> None:
         dispatcher = self.dispatcher
         lookup = dispatcher.transport.lookup
         groups: dict[str, list[QueuedRow]] = defaultdict(list)

@@ -370,3 +370,19 @@ def test_the_service_smart_encoding_setting_applies(
     # The message's own SmartEncoded wins over the service's.
     override = pool.settled(pool.send("+14155550100", body=body, smart_encoded=not smart).sid)
     assert override.num_segments == ("2" if smart else "1")
+
+
+def test_a_large_pool_is_explained_in_counts(herald: Herald) -> None:
+    pool = Pool(herald)
+    local = number("415")
+    pool.add_number(local)
+    for _ in range(24):
+        pool.add_number(number("212"))
+    sent = pool.settled(pool.send("+14155550100").sid)
+    decision = pool.routing(sent.sid)["decision"]
+    assert sent.from_ == local
+    assert decision["pool_size"] == 25 and decision["rejected_total"] == 24
+    assert len(decision["rejected"]) == 20
+    assert decision["rejected_by_reason"] == [
+        {"reason": "not the recipient's area code or an overlay of it", "count": 24}
+    ]
