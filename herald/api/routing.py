@@ -28,7 +28,7 @@ from herald.api.requests import (
 from herald.api.v1_paging import base_url, envelope
 from herald.carriers.network import lookup_carrier, price_of
 from herald.dispatch.dispatcher import sender_mps
-from herald.dispatch.router import decide, explain, recipient_of
+from herald.dispatch.router import addresses_of, decide, explain, recipient_of
 from herald.domain import errors, numbers, outbound
 from herald.domain.encoding import encode_body, utf16_length
 from herald.domain.ratelimit import INTERNATIONAL_MPS
@@ -214,7 +214,11 @@ async def preview(request: Request) -> Response:
                                decision.sender.kind)  # fmt: skip
         return {
             "decision": explain(
-                decision, pool, recipient, service, carrier=info.name if info else None
+                decision,
+                addresses_of(pool),
+                recipient,
+                service,
+                carrier=info.name if info else None,
             ),
             "wait": wait,
         }

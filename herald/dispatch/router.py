@@ -120,9 +120,13 @@ def decide(
     return replace(decision, rejected=no_mms + decision.rejected)
 
 
+def addresses_of(pool: Sequence[store.PoolEntry]) -> dict[str, str]:
+    return {e.candidate.sid: e.candidate.address for e in pool}
+
+
 def explain(
     decision: RoutingDecision,
-    pool: Sequence[store.PoolEntry],
+    addresses: dict[str, str],
     recipient: Recipient,
     service: Service | None,
     *,
@@ -131,7 +135,6 @@ def explain(
     """The decision as `Routing.json` serves it. Every rejected candidate is counted under
     its reason; the first LISTED of them are named, the rarer reasons first, so a pool of
     hundreds costs a message about a kilobyte, not fifty."""
-    addresses = {e.candidate.sid: e.candidate.address for e in pool}
     sender = decision.sender
     by_reason: dict[str, list[str]] = {}
     for rejection in decision.rejected:
@@ -149,7 +152,7 @@ def explain(
         "alert_code": decision.alert,
         "error_code": decision.error_code,
         "candidates": decision.candidates,
-        "pool_size": len(pool),
+        "pool_size": len(addresses),
         "rejected": listed,
         "rejected_total": len(decision.rejected),
         "rejected_by_reason": [
@@ -285,6 +288,7 @@ class Router:
         service = context.service
         plans = []
         waits = self._waits(rows[0].account_sid, context.pool)
+        addresses = addresses_of(context.pool)
         counts = context.counts
         for row in rows:
             recipient = recipient_of(row.to_number, lookup)
@@ -296,10 +300,9 @@ class Router:
                     service, context.pool, row, recipient,
                     mapping=context.sticky.get(row.to_number), waits=waits, counts=counts,
                 )  # fmt: skip
+            carrier = info.name if info else None
             routing = orjson.dumps(
-                explain(
-                    decision, context.pool, recipient, service, carrier=info.name if info else None
-                )
+                explain(decision, addresses, recipient, service, carrier=carrier)
             ).decode()
             plan = _Plan(row, decision, routing, service is not None and service.sticky_sender)
             sender = decision.sender
