@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from herald.api.auth import Authenticator
+from herald.api.service_cache import ServiceCache
 from herald.carriers.base import Transport
 from herald.carriers.simulator import CarrierSimulator
 from herald.clock import Clock, SystemClock
@@ -38,6 +39,7 @@ class Runtime:
     dispatcher: Dispatcher | None = None
     delivery: CallbackDelivery | None = None
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
+    services: ServiceCache = field(default_factory=lambda: ServiceCache(5.0))
 
     def new_sid(self, prefix: Prefix) -> str:
         return format_sid(prefix, self.random_bytes(16))
@@ -74,6 +76,7 @@ def build(
         clock=clock,
         auth=Authenticator(db, clock, settings.auth_cache_s),
         metrics=Metrics(),
+        services=ServiceCache(settings.auth_cache_s),
     )
     if settings.dispatch:
         _wire_dispatch(runtime, transport)

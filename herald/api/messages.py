@@ -42,7 +42,6 @@ from herald.runtime import Runtime
 from herald.store import messages as store
 from herald.store import routing as scheduled_store
 from herald.store import senders as sender_store
-from herald.store import services as service_store
 from herald.store.dispatch import queued_row
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -115,7 +114,7 @@ class _Creation:
             first = _replay(conn, account_sid, key, self.request_hash, self.now - ttl_us)
             if first is not None:
                 return first, False
-        service = _service_of(conn, account_sid, self.draft)
+        service = _service_of(self.runtime, conn, account_sid, self.draft)
         sender_sid = _owned_sender(conn, account_sid, self.draft)
         message = _new_message(account_sid, self.draft, self.sid, self.now, sender_sid)
         if service is not None:
@@ -165,14 +164,16 @@ def _replay(
     return store.get_message(conn, account_sid, sid)
 
 
-def _service_of(conn: Connection, account_sid: str, draft: outbound.Draft) -> Service | None:
+def _service_of(
+    runtime: Runtime, conn: Connection, account_sid: str, draft: outbound.Draft
+) -> Service | None:
     """The Messaging Service the message goes through, if any (21701 when it is not one
     of the account's)."""
     sid = draft.from_value if draft.from_kind is outbound.FromKind.SERVICE else None
     sid = sid or draft.messaging_service_sid
     if sid is None:
         return None
-    service = service_store.get_service(conn, account_sid, sid)
+    service = runtime.services.get(conn, account_sid, sid, runtime.clock.now_us())
     if service is None:
         raise errors.ServiceNotFound(
             f"The Messaging Service {sid} does not exist for this account."

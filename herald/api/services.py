@@ -156,12 +156,15 @@ async def update(request: Request) -> Response:
         return store.save_service(conn, changed)
 
     service = await runtime.db.write(write)
+    runtime.services.forget(sid)  # after the commit: no send re-reads the old row
     return json(render.service(service, base_url(request)))
 
 
 async def delete(request: Request) -> Response:
     """Delete the service with its pool and its Sticky Sender mappings (204)."""
-    return await delete_owned(request, store.delete_service, PATH)
+    response = await delete_owned(request, store.delete_service, PATH)
+    runtime_of(request).services.forget(request.path_params["sid"])
+    return response
 
 
 def routes() -> list[Route]:

@@ -19,6 +19,7 @@ from herald.domain.senders import SenderKind
 from herald.domain.status import MessageStatus, allowed_from
 from herald.store.dispatch import QUEUED_COLUMNS, QueuedRow, queued_from
 from herald.store.messages import get_message
+from herald.store.raw import RawStatement
 from herald.store.schema import (
     alerts,
     incoming_numbers,
@@ -257,10 +258,7 @@ def _queued_guard() -> Any:
     )
 
 
-def route_messages(conn: Connection, routed: Sequence[dict[str, Any]]) -> list[bool]:
-    """Put each message (b_sid) on its sender (b_from, b_sender) with its explanation
-    (b_routing), if it still waits for one; whether each did. On PostgreSQL the row takes
-    a new id, so the node holding the sender's lease finds it by its recent-id intake."""
+def _routing(renumber: bool) -> RawStatement:
     values: dict[str, Any] = {
         "status": literal_column(f"'{MessageStatus.QUEUED.value}'"),
         "from_number": bindparam("b_from"),
@@ -268,11 +266,22 @@ def route_messages(conn: Connection, routed: Sequence[dict[str, Any]]) -> list[b
         "routing": bindparam("b_routing"),
         "date_updated": bindparam("b_now"),
     }
-    if conn.dialect.name == "postgresql":
+    if renumber:
         values["id"] = func.nextval(func.pg_get_serial_sequence("messages", "id"))
-    statement = update(messages).where(and_(m.sid == bindparam("b_sid"), _queued_guard()))
-    statement = statement.values(**values)
-    return [conn.execute(statement, row).rowcount > 0 for row in routed]
+    return RawStatement(
+        update(messages).where(and_(m.sid == bindparam("b_sid"), _queued_guard())).values(**values)
+    )
+
+
+_ROUTE = {False: _routing(False), True: _routing(True)}
+
+
+def route_messages(conn: Connection, routed: Sequence[dict[str, Any]]) -> list[bool]:
+    """Put each message (b_sid) on its sender (b_from, b_sender) with its explanation
+    (b_routing), if it still waits for one; whether each did. On PostgreSQL the row takes
+    a new id, so the node holding the sender's lease finds it by its recent-id intake."""
+    statement = _ROUTE[conn.dialect.name == "postgresql"]
+    return [count > 0 for count in statement.run_each(conn, routed)]
 
 
 def set_routing(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:

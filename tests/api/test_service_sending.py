@@ -386,3 +386,16 @@ def test_a_large_pool_is_explained_in_counts(herald: Herald) -> None:
     assert decision["rejected_by_reason"] == [
         {"reason": "not the recipient's area code or an overlay of it", "count": 24}
     ]
+
+
+def test_a_service_update_applies_to_the_next_send(herald: Herald) -> None:
+    pool = Pool(herald)
+    pool.add_number(number())
+    body = "\u201cQuoted\u201d " + "x" * 80
+    assert pool.settled(pool.send("+14155550100", body=body).sid).num_segments == "1"
+    pool.client.messaging.v1.services(pool.service.sid).update(smart_encoding=False)
+    assert pool.settled(pool.send("+14155550100", body=body).sid).num_segments == "2"
+    pool.client.messaging.v1.services(pool.service.sid).delete()
+    with pytest.raises(TwilioRestException) as raised:
+        pool.send("+14155550100")
+    assert raised.value.code == 21701
