@@ -34,7 +34,9 @@ from herald.domain.routing import (
     Rejection,
     RoutingDecision,
     Rule,
-    choose_sender,
+    Shortlist,
+    choose_from,
+    shortlist,
 )
 from herald.domain.senders import SenderKind
 from herald.domain.services import Service
@@ -86,6 +88,9 @@ def recipient_of(to_number: str, lookup: Lookup) -> Recipient:
     )
 
 
+Shortlists = dict[tuple[Recipient, bool], tuple[Shortlist, tuple[Rejection, ...]]]
+
+
 def decide(
     service: Service,
     pool: Sequence[store.PoolEntry],
@@ -95,29 +100,38 @@ def decide(
     mapping: store.Mapping | None,
     waits: dict[str, float],
     counts: dict[str, int],
+    shortlists: Shortlists | None = None,
 ) -> RoutingDecision:
-    """`choose_sender` for one message, with an MMS sent only by MMS-capable senders."""
+    """`choose_sender` for one message, with an MMS sent only by MMS-capable senders.
+    `shortlists` keeps what like recipients share within a batch (one service's pool)."""
     if not pool:
         return RoutingDecision(sender=None, rule=Rule.NONE, error_code=NO_SENDERS)
-    usable = [e.candidate for e in pool if not row.num_media or e.mms]
-    decision = choose_sender(
-        usable,
-        recipient,
+    shortlists = {} if shortlists is None else shortlists
+    key = (recipient, bool(row.num_media))
+    found = shortlists.get(key)
+    if found is None:
+        usable = [e.candidate for e in pool if not row.num_media or e.mms]
+        options = Options(
+            area_code_geomatch=service.area_code_geomatch,
+            sticky_sender=service.sticky_sender,
+            skip_unregistered_alpha=service.skip_unregistered_alpha,
+        )
+        short = shortlist(usable, recipient, options=options, is_overlay=numbers.is_local_area)
+        no_mms = tuple(
+            Rejection(e.candidate.sid, "cannot send MMS")
+            for e in pool
+            if row.num_media and not e.mms
+        )
+        found = shortlists[key] = (short, no_mms)
+    short, no_mms = found
+    decision = choose_from(
+        short,
         sticky=mapping.sender_sid if mapping is not None else None,
         pinned=mapping.pinned if mapping is not None else False,
         queue_waits=waits,
         mappings=counts,
-        options=Options(
-            area_code_geomatch=service.area_code_geomatch,
-            sticky_sender=service.sticky_sender,
-            skip_unregistered_alpha=service.skip_unregistered_alpha,
-        ),
-        is_overlay=numbers.is_local_area,
     )
-    if len(usable) == len(pool):
-        return decision
-    no_mms = tuple(Rejection(e.candidate.sid, "cannot send MMS") for e in pool if not e.mms)
-    return replace(decision, rejected=no_mms + decision.rejected)
+    return replace(decision, rejected=no_mms + decision.rejected) if no_mms else decision
 
 
 def addresses_of(pool: Sequence[store.PoolEntry]) -> dict[str, str]:
@@ -289,6 +303,7 @@ class Router:
         plans = []
         waits = self._waits(rows[0].account_sid, context.pool)
         addresses = addresses_of(context.pool)
+        shortlists: Shortlists = {}
         counts = context.counts
         for row in rows:
             recipient = recipient_of(row.to_number, lookup)
@@ -299,6 +314,7 @@ class Router:
                 decision = decide(
                     service, context.pool, row, recipient,
                     mapping=context.sticky.get(row.to_number), waits=waits, counts=counts,
+                    shortlists=shortlists,
                 )  # fmt: skip
             carrier = info.name if info else None
             routing = orjson.dumps(

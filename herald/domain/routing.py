@@ -117,6 +117,118 @@ def _split(
     return kept, rest
 
 
+@dataclass(slots=True, kw_only=True)
+class Shortlist:
+    """What the pool and the recipient alone decide (§6.1: the sender type, then, when no
+    mapping holds, the geomatch steps), so that messages to like recipients share it;
+    Sticky Sender and Scaler then choose per message (`choose_from`)."""
+
+    recipient: Recipient
+    options: Options
+    is_overlay: Callable[[str, str], bool]
+    pool_sids: frozenset[str]
+    typed: dict[str, Candidate]  # the winning type's candidates by SID, in pool order
+    type_rule: Rule | None  # short code or alpha: the type alone decided
+    local_country: bool  # a typed candidate is in the recipient's country
+    rerouted: bool
+    alert: int | None
+    type_rejected: tuple[Rejection, ...]
+    _geo: tuple[tuple[Candidate, ...], Rule, tuple[Rejection, ...]] | None = None
+
+    def geomatched(self) -> tuple[tuple[Candidate, ...], Rule, tuple[Rejection, ...]]:
+        """What Scaler chooses among without a mapping, the rule, and who lost; worked
+        out once, when first needed."""
+        if self._geo is None:
+            typed = list(self.typed.values())
+            if self.type_rule is not None:
+                self._geo = (tuple(typed), self.type_rule, ())
+            else:
+                trace = _Trace()
+                final, rule = _geomatch(typed, self.recipient, self.options, trace, self.is_overlay)
+                self._geo = (tuple(final), rule, tuple(trace.rejected))
+        return self._geo
+
+
+def shortlist(
+    pool: Sequence[Candidate],
+    recipient: Recipient,
+    *,
+    options: Options | None = None,
+    is_overlay: Callable[[str, str], bool] = lambda sender, recipient: sender == recipient,
+) -> Shortlist:
+    """`is_overlay(sender_area, recipient_area)` is Area Code Geomatch's test (the same
+    code or an overlay of it)."""
+    options = options or Options()
+    trace = _Trace()
+    typed, rule, rerouted, alert = _by_type(pool, recipient, options, trace)
+    return Shortlist(
+        recipient=recipient,
+        options=options,
+        is_overlay=is_overlay,
+        pool_sids=frozenset(c.sid for c in pool),
+        typed={c.sid: c for c in typed},
+        type_rule=rule,
+        local_country=any(c.country == recipient.country for c in typed),
+        rerouted=rerouted,
+        alert=alert,
+        type_rejected=tuple(trace.rejected),
+    )
+
+
+def choose_from(
+    short: Shortlist,
+    *,
+    sticky: str | None = None,
+    pinned: bool = False,
+    queue_waits: Mapping[str, float] | None = None,
+    mappings: Mapping[str, int] | None = None,
+) -> RoutingDecision:
+    """The sender among the shortlist: the recipient's valid Sticky Sender mapping, else
+    Scaler's choice. A `pinned` mapping (set by hand) is not remapped to a sender of the
+    recipient's country, only dropped when ineligible."""
+    if not short.typed:
+        return RoutingDecision(
+            sender=None,
+            rule=Rule.NONE,
+            rejected=short.type_rejected,
+            rerouted=short.rerouted,
+            error_code=NO_SENDER_ERROR,
+        )
+    sticky_sender = short.options.sticky_sender
+    invalid: tuple[Rejection, ...] = ()
+    if sticky is not None and sticky_sender:
+        mapped = short.typed.get(sticky)
+        if mapped is not None and (pinned or not _remapped(mapped, short)):
+            others = tuple(
+                Rejection(sid, "Sticky Sender maps this recipient to another sender")
+                for sid in short.typed
+                if sid != sticky
+            )
+            return RoutingDecision(
+                sender=mapped,
+                rule=Rule.STICKY_SENDER,
+                rejected=short.type_rejected + others,
+                rerouted=short.rerouted,
+                alert=short.alert,
+                candidates=1,
+            )
+        if sticky in short.pool_sids:
+            invalid = (Rejection(sticky, "Sticky Sender mapping no longer eligible"),)
+    final, rule, geo_rejected = short.geomatched()
+    chosen = _scale(final, queue_waits or {}, mappings or {}, sticky_sender)
+    scaled = tuple(
+        Rejection(c.sid, "Scaler chose a less busy sender") for c in final if c is not chosen
+    )
+    return RoutingDecision(
+        sender=chosen,
+        rule=rule,
+        rejected=short.type_rejected + invalid + geo_rejected + scaled,
+        rerouted=short.rerouted,
+        alert=short.alert,
+        candidates=len(final),
+    )
+
+
 def choose_sender(
     pool: Sequence[Candidate],
     recipient: Recipient,
@@ -128,60 +240,18 @@ def choose_sender(
     options: Options | None = None,
     is_overlay: Callable[[str, str], bool] = lambda sender, recipient: sender == recipient,
 ) -> RoutingDecision:
-    """The sender for `recipient`; `is_overlay(sender_area, recipient_area)` is Area Code
-    Geomatch's test (the same code or an overlay of it). A `pinned` mapping (set by hand)
-    is not remapped to a sender of the recipient's country, only dropped when ineligible."""
-    options = options or Options()
-    trace = _Trace()
-    typed, rule, rerouted, alert = _by_type(pool, recipient, options, trace)
-    if not typed:
-        return RoutingDecision(
-            sender=None,
-            rule=Rule.NONE,
-            rejected=tuple(trace.rejected),
-            rerouted=rerouted,
-            error_code=NO_SENDER_ERROR,
-        )
-    if sticky is not None and options.sticky_sender:
-        mapped = [
-            c for c in typed if c.sid == sticky and (pinned or not _remapped(c, typed, recipient))
-        ]
-        if mapped:
-            trace.reject(
-                [c for c in typed if c.sid != sticky],
-                "Sticky Sender maps this recipient to another sender",
-            )
-            return RoutingDecision(
-                sender=mapped[0],
-                rule=Rule.STICKY_SENDER,
-                rejected=tuple(trace.rejected),
-                rerouted=rerouted,
-                alert=alert,
-                candidates=1,
-            )
-        if any(c.sid == sticky for c in pool):
-            trace.rejected.append(Rejection(sticky, "Sticky Sender mapping no longer eligible"))
-    if rule is None:
-        typed, rule = _geomatch(typed, recipient, options, trace, is_overlay)
-    chosen = _scale(typed, queue_waits or {}, mappings or {}, options.sticky_sender)
-    trace.reject([c for c in typed if c is not chosen], "Scaler chose a less busy sender")
-    return RoutingDecision(
-        sender=chosen,
-        rule=rule,
-        rejected=tuple(trace.rejected),
-        rerouted=rerouted,
-        alert=alert,
-        candidates=len(typed),
+    """The sender for `recipient`: `shortlist`, then `choose_from`."""
+    short = shortlist(pool, recipient, options=options, is_overlay=is_overlay)
+    return choose_from(
+        short, sticky=sticky, pinned=pinned, queue_waits=queue_waits, mappings=mappings
     )
 
 
-def _remapped(mapped: Candidate, typed: list[Candidate], recipient: Recipient) -> bool:
+def _remapped(mapped: Candidate, short: Shortlist) -> bool:
     """A mapping to a number of another country gives way once the pool has one in the
     recipient's country (§6.4: a new country sender remaps existing mappings)."""
     return (
-        mapped.kind in NUMBERS
-        and mapped.country != recipient.country
-        and any(c.country == recipient.country for c in typed)
+        mapped.kind in NUMBERS and mapped.country != short.recipient.country and short.local_country
     )
 
 
@@ -277,7 +347,7 @@ def _geomatch(
 
 
 def _scale(
-    candidates: list[Candidate],
+    candidates: Sequence[Candidate],
     waits: Mapping[str, float],
     mappings: Mapping[str, int],
     sticky_on: bool,

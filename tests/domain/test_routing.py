@@ -19,7 +19,9 @@ from herald.domain.routing import (
     Options,
     Recipient,
     Rule,
+    choose_from,
     choose_sender,
+    shortlist,
 )
 from herald.domain.senders import SenderKind
 
@@ -247,3 +249,21 @@ def test_repeated_sends_keep_their_sender(
         is_overlay=is_local_area,
     )
     assert again.sender == decision.sender
+
+
+def test_one_shortlist_serves_like_recipients() -> None:
+    """The router keeps a recipient's shortlist for a batch: each message is still
+    chosen on its own mapping and on the queue waits as they are then."""
+    pool = (number("LC415a", area="415"), number("LC415b", area="415"), number("LC212", area="212"))
+    short = shortlist(pool, US_415, is_overlay=is_local_area)
+    first = choose_from(short, queue_waits={"LC415a": 1.0})
+    second = choose_from(short, queue_waits={"LC415b": 1.0})
+    mapped = choose_from(short, sticky="LC212")
+    assert (first.sender and first.sender.sid, second.sender and second.sender.sid) == (
+        "LC415b",
+        "LC415a",
+    )
+    assert first.rule is second.rule is Rule.AREA_CODE_GEOMATCH
+    assert first.rejected[0] == second.rejected[0]  # the geomatch step, worked out once
+    assert mapped.sender is not None and mapped.sender.sid == "LC212"
+    assert mapped.rule is Rule.STICKY_SENDER
