@@ -31,7 +31,7 @@ from herald.domain.routing import (
     Candidate,
     Options,
     Recipient,
-    Rejection,
+    Rejected,
     RoutingDecision,
     Rule,
     Shortlist,
@@ -88,7 +88,7 @@ def recipient_of(to_number: str, lookup: Lookup) -> Recipient:
     )
 
 
-Shortlists = dict[tuple[Recipient, bool], tuple[Shortlist, tuple[Rejection, ...]]]
+Shortlists = dict[tuple[Recipient, bool], tuple[Shortlist, tuple[Rejected, ...]]]
 
 
 def decide(
@@ -117,12 +117,9 @@ def decide(
             skip_unregistered_alpha=service.skip_unregistered_alpha,
         )
         short = shortlist(usable, recipient, options=options, is_overlay=numbers.is_local_area)
-        no_mms = tuple(
-            Rejection(e.candidate.sid, "cannot send MMS")
-            for e in pool
-            if row.num_media and not e.mms
-        )
-        found = shortlists[key] = (short, no_mms)
+        lacking = tuple(e.candidate.sid for e in pool if row.num_media and not e.mms)
+        refused: tuple[Rejected, ...] = (Rejected("cannot send MMS", lacking),) if lacking else ()
+        found = shortlists[key] = (short, refused)
     short, no_mms = found
     decision = choose_from(
         short,
@@ -131,7 +128,9 @@ def decide(
         queue_waits=waits,
         mappings=counts,
     )
-    return replace(decision, rejected=no_mms + decision.rejected) if no_mms else decision
+    if no_mms:
+        return replace(decision, rejected_groups=no_mms + decision.rejected_groups)
+    return decision
 
 
 def addresses_of(pool: Sequence[store.PoolEntry]) -> dict[str, str]:
@@ -150,13 +149,11 @@ def explain(
     its reason; the first LISTED of them are named, the rarer reasons first, so a pool of
     hundreds costs a message about a kilobyte, not fifty."""
     sender = decision.sender
-    by_reason: dict[str, list[str]] = {}
-    for rejection in decision.rejected:
-        by_reason.setdefault(rejection.reason, []).append(rejection.sid)
+    groups = sorted(decision.rejected_groups, key=lambda g: len(g.sids))
     listed: list[dict[str, str | None]] = []
-    for reason, sids in sorted(by_reason.items(), key=lambda item: len(item[1])):
-        for sid in sids[: LISTED - len(listed)]:
-            listed.append({"sid": sid, "address": addresses.get(sid), "reason": reason})
+    for group in groups:  # the rarer reasons first
+        for sid in group.sids[: LISTED - len(listed)]:
+            listed.append({"sid": sid, "address": addresses.get(sid), "reason": group.reason})
     return {
         "rule": decision.rule.value,
         "sender": None
@@ -168,10 +165,8 @@ def explain(
         "candidates": decision.candidates,
         "pool_size": len(addresses),
         "rejected": listed,
-        "rejected_total": len(decision.rejected),
-        "rejected_by_reason": [
-            {"reason": reason, "count": len(sids)} for reason, sids in by_reason.items()
-        ],
+        "rejected_total": sum(len(g.sids) for g in decision.rejected_groups),
+        "rejected_by_reason": _by_reason(decision.rejected_groups),
         "recipient": {
             "country": recipient.country,
             "area_code": recipient.area_code,
@@ -187,6 +182,13 @@ def explain(
             "skip_unregistered_alpha": service.skip_unregistered_alpha,
         },
     }
+
+
+def _by_reason(groups: Sequence[Rejected]) -> list[dict[str, object]]:
+    counts: dict[str, int] = {}
+    for group in groups:
+        counts[group.reason] = counts.get(group.reason, 0) + len(group.sids)
+    return [{"reason": reason, "count": count} for reason, count in counts.items()]
 
 
 def queue_key_of(account_sid: str, candidate: Candidate) -> str:

@@ -71,23 +71,38 @@ class Rejection:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Candidates turned down for one reason: a pool of hundreds is hundreds of these per
+    message, so they are kept as SIDs, not as a `Rejection` each."""
+
+    reason: str
+    sids: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoutingDecision:
     sender: Candidate | None
     rule: Rule
-    rejected: tuple[Rejection, ...] = ()
+    rejected_groups: tuple[Rejected, ...] = ()
     rerouted: bool = False  # a short code could not reach the recipient: long code instead
     alert: int | None = None  # 30018: alpha ID not registered where it must be
     error_code: int | None = None  # why no sender was chosen
     candidates: int = 0  # how many Scaler chose among
 
+    @property
+    def rejected(self) -> tuple[Rejection, ...]:
+        """Every candidate turned down, with its reason, in the order routing ruled."""
+        return tuple(Rejection(sid, g.reason) for g in self.rejected_groups for sid in g.sids)
+
 
 @dataclass
 class _Trace:
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
 
     def reject(self, candidates: Sequence[Candidate], reason: str) -> None:
-        self.rejected.extend(Rejection(c.sid, reason) for c in candidates)
+        if candidates:
+            self.rejected.append(Rejected(reason, tuple(c.sid for c in candidates)))
 
     def keep(
         self, candidates: Sequence[Candidate], test: Callable[[Candidate], bool], reason: str
@@ -132,10 +147,10 @@ class Shortlist:
     local_country: bool  # a typed candidate is in the recipient's country
     rerouted: bool
     alert: int | None
-    type_rejected: tuple[Rejection, ...]
-    _geo: tuple[tuple[Candidate, ...], Rule, tuple[Rejection, ...]] | None = None
+    type_rejected: tuple[Rejected, ...]
+    _geo: tuple[tuple[Candidate, ...], Rule, tuple[Rejected, ...]] | None = None
 
-    def geomatched(self) -> tuple[tuple[Candidate, ...], Rule, tuple[Rejection, ...]]:
+    def geomatched(self) -> tuple[tuple[Candidate, ...], Rule, tuple[Rejected, ...]]:
         """What Scaler chooses among without a mapping, the rule, and who lost; worked
         out once, when first needed."""
         if self._geo is None:
@@ -190,39 +205,38 @@ def choose_from(
         return RoutingDecision(
             sender=None,
             rule=Rule.NONE,
-            rejected=short.type_rejected,
+            rejected_groups=short.type_rejected,
             rerouted=short.rerouted,
             error_code=NO_SENDER_ERROR,
         )
     sticky_sender = short.options.sticky_sender
-    invalid: tuple[Rejection, ...] = ()
+    invalid: tuple[Rejected, ...] = ()
     if sticky is not None and sticky_sender:
         mapped = short.typed.get(sticky)
         if mapped is not None and (pinned or not _remapped(mapped, short)):
-            others = tuple(
-                Rejection(sid, "Sticky Sender maps this recipient to another sender")
-                for sid in short.typed
-                if sid != sticky
+            others = _group(
+                "Sticky Sender maps this recipient to another sender",
+                tuple(sid for sid in short.typed if sid != sticky),
             )
             return RoutingDecision(
                 sender=mapped,
                 rule=Rule.STICKY_SENDER,
-                rejected=short.type_rejected + others,
+                rejected_groups=short.type_rejected + others,
                 rerouted=short.rerouted,
                 alert=short.alert,
                 candidates=1,
             )
         if sticky in short.pool_sids:
-            invalid = (Rejection(sticky, "Sticky Sender mapping no longer eligible"),)
+            invalid = (Rejected("Sticky Sender mapping no longer eligible", (sticky,)),)
     final, rule, geo_rejected = short.geomatched()
     chosen = _scale(final, queue_waits or {}, mappings or {}, sticky_sender)
-    scaled = tuple(
-        Rejection(c.sid, "Scaler chose a less busy sender") for c in final if c is not chosen
+    scaled = _group(
+        "Scaler chose a less busy sender", tuple(c.sid for c in final if c is not chosen)
     )
     return RoutingDecision(
         sender=chosen,
         rule=rule,
-        rejected=short.type_rejected + invalid + geo_rejected + scaled,
+        rejected_groups=short.type_rejected + invalid + geo_rejected + scaled,
         rerouted=short.rerouted,
         alert=short.alert,
         candidates=len(final),
@@ -245,6 +259,10 @@ def choose_sender(
     return choose_from(
         short, sticky=sticky, pinned=pinned, queue_waits=queue_waits, mappings=mappings
     )
+
+
+def _group(reason: str, sids: tuple[str, ...]) -> tuple[Rejected, ...]:
+    return (Rejected(reason, sids),) if sids else ()
 
 
 def _remapped(mapped: Candidate, short: Shortlist) -> bool:
