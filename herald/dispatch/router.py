@@ -133,6 +133,19 @@ def decide(
     return decision
 
 
+def given_sender(row: QueuedRow) -> RoutingDecision:
+    """The decision for a message whose request named its sender (§6.1: `From` with the
+    service skips selection)."""
+    if row.sender_sid is None:
+        kind = SenderKind.ALPHANUMERIC
+    elif numbers.is_short_code(row.from_number):
+        kind = SenderKind.SHORT_CODE
+    else:
+        kind = SenderKind.LONG_CODE
+    sender = Candidate(sid=row.sender_sid or "", address=row.from_number, kind=kind)
+    return RoutingDecision(sender=sender, rule=Rule.FROM_PARAMETER, candidates=1)
+
+
 def addresses_of(pool: Sequence[store.PoolEntry]) -> dict[str, str]:
     return {e.candidate.sid: e.candidate.address for e in pool}
 
@@ -310,7 +323,9 @@ class Router:
         for row in rows:
             recipient = recipient_of(row.to_number, lookup)
             info = lookup(row.to_number)
-            if service is None:
+            if row.from_number:  # `From` with the service (scheduled): that sender, as given
+                decision = given_sender(row)
+            elif service is None:
                 decision = RoutingDecision(sender=None, rule=Rule.NONE, error_code=SERVICE_GONE)
             else:
                 decision = decide(
@@ -322,7 +337,8 @@ class Router:
             routing = orjson.dumps(
                 explain(decision, addresses, recipient, service, carrier=carrier)
             ).decode()
-            plan = _Plan(row, decision, routing, service is not None and service.sticky_sender)
+            keeps_mapping = bool(service and service.sticky_sender and not row.from_number)
+            plan = _Plan(row, decision, routing, keeps_mapping)
             sender = decision.sender
             if sender is not None:
                 plan.routed = replace(
@@ -338,18 +354,18 @@ class Router:
     def _account_for(self, plan: _Plan, context: Context, waits: dict[str, float]) -> None:
         """Count a routed message in Scaler's load, so one batch spreads like single sends."""
         sender = plan.decision.sender
-        assert sender is not None and context.service is not None
+        assert sender is not None
         queue = self.dispatcher.queues.get(queue_key_of(plan.row.account_sid, sender))
         mps = queue.mps if queue is not None else 1
         waits[sender.sid] = waits.get(sender.sid, 0.0) + plan.row.num_segments / max(mps, 1)
         mapped = context.sticky.get(plan.row.to_number)
-        if context.service.sticky_sender and (mapped is None or mapped.sender_sid != sender.sid):
+        if plan.sticky and (mapped is None or mapped.sender_sid != sender.sid):
             counts = context.counts
             counts[sender.sid] = counts.get(sender.sid, 0) + 1
             if mapped is not None:
                 counts[mapped.sender_sid] = max(0, counts.get(mapped.sender_sid, 0) - 1)
             context.sticky[plan.row.to_number] = store.Mapping(
-                service_sid=context.service.sid, to_number=plan.row.to_number,
+                service_sid=plan.row.messaging_service_sid or "", to_number=plan.row.to_number,
                 sender_sid=sender.sid, pinned=mapped.pinned if mapped else False,
                 date_created=0, date_updated=0,
             )  # fmt: skip

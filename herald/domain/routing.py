@@ -33,6 +33,7 @@ class Rule(StrEnum):
     COUNTRY_GEOMATCH = "country_geomatch"
     US_FALLBACK = "us_number_fallback"
     ANY_NUMBER = "any_number"
+    FROM_PARAMETER = "from_parameter"  # the request named the sender itself
     NONE = "none"
 
 

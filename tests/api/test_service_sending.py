@@ -399,3 +399,21 @@ def test_a_service_update_applies_to_the_next_send(herald: Herald) -> None:
     with pytest.raises(TwilioRestException) as raised:
         pool.send("+14155550100")
     assert raised.value.code == 21701
+
+
+def test_scheduled_with_from_keeps_that_sender(herald: Herald) -> None:
+    pool = Pool(herald)
+    pool.add_number(number("415"))
+    own = number("212")
+    pool.client.incoming_phone_numbers.create(phone_number=own)  # not in the pool
+    message = pool.send("+14155550179", from_=own, schedule_type="fixed", send_at=_at(3))
+    assert message.status == "scheduled" and message.from_ == own
+    final = eventually(
+        lambda: (m := pool.client.messages(message.sid).fetch()).status == "delivered" and m,
+        timeout=15,
+    )
+    assert final.from_ == own
+    assert pool.routing(final.sid)["decision"]["rule"] == "from_parameter"
+    auth = (pool.account.sid, pool.account.auth_token)
+    base = f"{herald.base_url}/v1/Services/{pool.service.sid}/StickyMappings"
+    assert httpx.get(base, auth=auth).json()["sticky_mappings"] == []
