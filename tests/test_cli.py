@@ -118,6 +118,29 @@ def test_readme_python_example_works_as_written(served: tuple[Path, int, str]) -
     assert first[0].startswith("SM") and first[1:] == ["queued", "1"]
 
 
+def test_readme_service_example_works_as_written(served: tuple[Path, int, str]) -> None:
+    workdir, port, _ = served
+    setup = readme_block("curl").split("# Send a message")[0]
+    prepared = subprocess.run(
+        ["bash", "-euc", setup.replace("127.0.0.1:8080", f"127.0.0.1:{port}")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
+    assert prepared.returncode == 0, prepared.stderr
+    script = readme_block("service").replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    env = {**env_for(workdir), **credentials(workdir)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    accepted, routed, why = result.stdout.splitlines()
+    assert accepted == "accepted None"
+    status, sender = routed.split()
+    assert status in ("queued", "sending", "sent", "delivered") and sender == "+14155550100"
+    assert json.loads(why)["decision"]["rule"] == "area_code_geomatch"
+
+
 def test_accounts_create_and_list(tmp_path: Path) -> None:
     env = {**env_for(tmp_path), "HERALD_DATA_DIR": str(tmp_path / "data")}
     created = subprocess.run(
