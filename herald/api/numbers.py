@@ -19,9 +19,9 @@ from herald.api.requests import (
     fetch_owned,
     form_of,
     json,
-    not_found,
     query_of,
     runtime_of,
+    update_owned,
 )
 from herald.api.webhook_params import (
     application_sid,
@@ -176,19 +176,10 @@ def _flag(form: Form, name: str, current: bool) -> bool:
 
 
 async def update(request: Request) -> Response:
-    account = await account_of(request)
-    form = await form_of(request)
-    runtime = runtime_of(request)
-    sid = request.path_params["sid"]
-
-    def write(conn: Connection) -> IncomingNumber:
-        number = store.get_number(conn, account.sid, sid)
-        if number is None:
-            raise not_found(f"/IncomingPhoneNumbers/{sid}")
-        changed = _updated(number, form, runtime.clock.now_us())
-        return store.save_number(conn, changed)
-
-    return json(render.incoming_number(await runtime.db.write(write)))
+    number = await update_owned(
+        request, store.get_number, _updated, store.save_number, "/IncomingPhoneNumbers"
+    )
+    return json(render.incoming_number(number))
 
 
 async def delete(request: Request) -> Response:

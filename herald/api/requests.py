@@ -18,6 +18,8 @@ from herald.runtime import Runtime
 
 T = TypeVar("T")
 Loader = Callable[[Connection, str, str], T | None]
+Change = Callable[[T, Form, int], T]  # the resource, the request's form, now (µs)
+Saver = Callable[[Connection, T], T]
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -64,6 +66,25 @@ async def fetch_owned(request: Request, load: Loader[T], what: str) -> T:
     if found is None:
         raise not_found(f"{what}/{sid}")
     return found
+
+
+async def update_owned(
+    request: Request, load: Loader[T], change: Change[T], save: Saver[T], what: str
+) -> T:
+    """Apply the request's form to the caller's resource named by the path's `sid` and
+    store it, in one write; 20404 when the caller has none by that SID."""
+    account = await account_of(request)
+    form = await form_of(request)
+    runtime = runtime_of(request)
+    sid = request.path_params["sid"]
+
+    def write(conn: Connection) -> T:
+        current = load(conn, account.sid, sid)
+        if current is None:
+            raise not_found(f"{what}/{sid}")
+        return save(conn, change(current, form, runtime.clock.now_us()))
+
+    return await runtime.db.write(write)
 
 
 async def delete_owned(request: Request, remove: Loader[bool], what: str) -> Response:

@@ -25,9 +25,9 @@ from herald.api.requests import (
     fetch_owned,
     form_of,
     json,
-    not_found,
     query_of,
     runtime_of,
+    update_owned,
 )
 from herald.api.v1_paging import base_url, envelope, page_request
 from herald.api.webhook_params import method_param, url_param
@@ -142,21 +142,13 @@ async def list_(request: Request) -> Response:
     return json(envelope(request, "services", records, page, has_more=len(found) > page.size))
 
 
+def _updated(current: Service, form: Form, now: int) -> Service:
+    return replace(_configured(form, current), date_updated=now)
+
+
 async def update(request: Request) -> Response:
-    account = await account_of(request)
-    form = await form_of(request)
-    runtime = runtime_of(request)
-    sid = request.path_params["sid"]
-
-    def write(conn: Connection) -> Service:
-        current = store.get_service(conn, account.sid, sid)
-        if current is None:
-            raise not_found(f"{PATH}/{sid}")
-        changed = replace(_configured(form, current), date_updated=runtime.clock.now_us())
-        return store.save_service(conn, changed)
-
-    service = await runtime.db.write(write)
-    runtime.services.forget(sid)  # after the commit: no send re-reads the old row
+    service = await update_owned(request, store.get_service, _updated, store.save_service, PATH)
+    runtime_of(request).services.forget(service.sid)  # after the commit: no send re-reads it
     return json(render.service(service, base_url(request)))
 
 

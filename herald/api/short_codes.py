@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from herald.api import render
+from herald.api.forms import Form
 from herald.api.paging import offset_envelope, page_request
 from herald.api.requests import (
     account_of,
@@ -18,9 +19,9 @@ from herald.api.requests import (
     fetch_owned,
     form_of,
     json,
-    not_found,
     query_of,
     runtime_of,
+    update_owned,
 )
 from herald.api.webhook_params import mps, sms_webhook
 from herald.domain import errors, numbers
@@ -87,26 +88,21 @@ async def list_(request: Request) -> Response:
     )
 
 
+def _updated(code: ShortCode, form: Form, now: int) -> ShortCode:
+    return replace(
+        code,
+        friendly_name=form.get("FriendlyName") or code.friendly_name,
+        webhook=sms_webhook(form, code.webhook),
+        mps=mps(form) if "Mps" in form else code.mps,
+        date_updated=now,
+    )
+
+
 async def update(request: Request) -> Response:
-    account = await account_of(request)
-    form = await form_of(request)
-    runtime = runtime_of(request)
-    sid = request.path_params["sid"]
-
-    def write(conn: Connection) -> ShortCode:
-        code = store.get_short_code(conn, account.sid, sid)
-        if code is None:
-            raise not_found(f"/SMS/ShortCodes/{sid}")
-        changed = replace(
-            code,
-            friendly_name=form.get("FriendlyName") or code.friendly_name,
-            webhook=sms_webhook(form, code.webhook),
-            mps=mps(form) if "Mps" in form else code.mps,
-            date_updated=runtime.clock.now_us(),
-        )
-        return store.save_short_code(conn, changed)
-
-    return json(render.short_code(await runtime.db.write(write)))
+    code = await update_owned(
+        request, store.get_short_code, _updated, store.save_short_code, "/SMS/ShortCodes"
+    )
+    return json(render.short_code(code))
 
 
 async def delete(request: Request) -> Response:
