@@ -48,6 +48,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.routing = Counter(
+            "herald_routing_decisions",
+            "Messaging Service messages routed, by the rule that chose the sender (none: failed)",
+            ["rule"],
+            registry=self.registry,
+        )
+
     def watch_queues(self, view: QueueView) -> None:
         self.registry.register(_QueueCollector(view))
 

@@ -287,6 +287,8 @@ class Router:
             if plan.routed is not None:
                 dispatcher.enqueue(plan.routed)
         self.routed += len(moved)
+        for plan in moved:
+            dispatcher.metrics.routing.labels(plan.decision.rule.value).inc()
         dispatcher.on_callbacks()
 
     def _context(

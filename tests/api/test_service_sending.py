@@ -121,6 +121,8 @@ def test_service_send_is_accepted_then_routed_queued_and_delivered(
     assert [r["reason"] for r in decision["rejected"]] == [
         "not the recipient's area code or an overlay of it"
     ]
+    metrics = httpx.get(f"{herald.base_url}/metrics").text
+    assert 'herald_routing_decisions_total{rule="area_code_geomatch"}' in metrics
 
 
 def test_from_mg_sid_is_the_service_and_short_code_wins(herald: Herald) -> None:
