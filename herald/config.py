@@ -51,6 +51,12 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'herald.db'}"
 
     @property
+    def link_base(self) -> str:
+        """Where links Herald hands out point (MMS Converter): HERALD_PUBLIC_URL, else the
+        address it listens on."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
     def credentials_path(self) -> Path:
         return self.data_dir / "credentials.env"
 

@@ -22,6 +22,7 @@ from herald.api import (
     accounts,
     dead_letters,
     keys,
+    media_links,
     messages,
     numbers,
     routing,
@@ -88,6 +89,7 @@ def routes() -> list[Route]:
         Route(f"{H}/DeadLetters/{{id}}/Retry.json", dead_letters.retry, methods=["POST"]),
         *services.routes(),
         *routing.routes(),
+        *media_links.routes(),
     ]
 
 

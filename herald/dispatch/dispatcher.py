@@ -578,8 +578,8 @@ def sender_mps(sender: store.SenderRow) -> int:
 def _parts(row: QueuedRow) -> tuple[tuple[str, ...], str]:
     """The texts a message goes out in (its segments; an MMS is one part) and their
     encoding."""
-    encoded = encode_body(row.body, smart=row.smart_encoded)
-    parts = encoded.segments if row.num_media == 0 else (row.body,)
+    encoded = encode_body(row.text, smart=row.smart_encoded)
+    parts = (row.body,) if row.sends_media else encoded.segments
     return tuple(parts), encoded.encoding
 
 

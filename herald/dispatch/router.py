@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from herald.carriers.base import CarrierInfo
 from herald.clock import sleep_or_wake
 from herald.dispatch.transitions import Change, finish_many
 from herald.domain import errors, numbers
+from herald.domain.encoding import encode_body
 from herald.domain.routing import (
     Candidate,
     Options,
@@ -221,9 +223,12 @@ class _Plan:
 
 
 class Router:
-    def __init__(self, dispatcher: Dispatcher, new_sid: Callable[[Prefix], str]) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, new_sid: Callable[[Prefix], str], link_base: str
+    ) -> None:
         self.dispatcher = dispatcher
         self.new_sid = new_sid
+        self.link_base = link_base.rstrip("/")  # where MMS Converter links point
         self.pending: dict[str, QueuedRow] = {}
         self._wake = asyncio.Event()
         self._counts: dict[str, tuple[int, dict[str, int]]] = {}
@@ -335,12 +340,8 @@ class Router:
                     mapping=context.sticky.get(row.to_number), waits=waits, counts=counts,
                     shortlists=shortlists,
                 )  # fmt: skip
-            carrier = info.name if info else None
-            routing = orjson.dumps(
-                explain(decision, addresses, recipient, service, carrier=carrier)
-            ).decode()
             keeps_mapping = bool(service and service.sticky_sender and not row.from_number)
-            plan = _Plan(row, decision, routing, keeps_mapping)
+            plan = _Plan(row, decision, "", keeps_mapping)
             sender = decision.sender
             if sender is not None:
                 plan.routed = replace(
@@ -349,9 +350,26 @@ class Router:
                     sender_sid=None if sender.kind is SenderKind.ALPHANUMERIC else sender.sid,
                     status=MessageStatus.QUEUED,
                 )
+                if row.num_media and service and service.mms_converter and info is not None:
+                    plan.routed = self._converted(plan.routed, info)
                 self._account_for(plan, context, waits)
+            explained = explain(
+                decision, addresses, recipient, service, carrier=info.name if info else None
+            )
+            explained["mms_link"] = plan.routed.mms_link if plan.routed else None
+            plan.routing = orjson.dumps(explained).decode()
             plans.append(plan)
         return plans
+
+    def _converted(self, row: QueuedRow, info: CarrierInfo) -> QueuedRow:
+        """MMS Converter: to a carrier that takes no MMS, the message goes as SMS with a
+        link to its media appended (reference §12), and is counted in SMS segments."""
+        if info.supports_mms:
+            return row
+        link = f"{self.link_base}/m/{secrets.token_urlsafe(5)}"
+        converted = replace(row, mms_link=link)
+        segments = encode_body(converted.text, smart=row.smart_encoded).num_segments
+        return replace(converted, num_segments=segments)
 
     def _account_for(self, plan: _Plan, context: Context, waits: dict[str, float]) -> None:
         """Count a routed message in Scaler's load, so one batch spreads like single sends."""
@@ -397,6 +415,8 @@ class Router:
                     "b_from": p.routed.from_number if p.routed else None,
                     "b_sender": p.routed.sender_sid if p.routed else None,
                     "b_routing": p.routing,
+                    "b_mms_link": p.routed.mms_link if p.routed else None,
+                    "b_segments": p.routed.num_segments if p.routed else p.row.num_segments,
                     "b_now": now,
                 }
                 for p in to_queue

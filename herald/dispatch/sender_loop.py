@@ -66,7 +66,7 @@ class SenderLoop:
             return 0
         submissions: list[tuple[Entry, Submission]] = []
         for entry, first, last in taken:
-            if entry.row.num_media and not entry.media_urls:
+            if entry.row.sends_media and not entry.media_urls:
                 entry.media_urls = await d.db.read(partial(store.media_urls, message_sid=entry.sid))
             submissions.extend(
                 (entry, self._submission(entry, part)) for part in range(first, last + 1)
@@ -226,7 +226,7 @@ def _accept(entry: Entry, result: SubmitResult) -> None:
     entry.carrier = result.carrier
     entry.price_unit = result.price_unit
     if result.price_per_segment is not None:
-        if entry.row.num_media and entry.price_known:
+        if entry.row.sends_media and entry.price_known:
             return  # MMS is priced per message
         entry.price += Decimal(result.price_per_segment)
         entry.price_known = True

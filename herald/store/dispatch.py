@@ -42,6 +42,16 @@ class QueuedRow:
     status: MessageStatus
     date_created: int
     send_at: int | None = None  # a scheduled message's validity runs from here
+    mms_link: str | None = None  # MMS Converter: sent as SMS with this link to its media
+
+    @property
+    def sends_media(self) -> bool:
+        return self.num_media > 0 and self.mms_link is None
+
+    @property
+    def text(self) -> str:
+        """What the carrier gets: the body, and the media's link when converted to SMS."""
+        return f"{self.body}\n{self.mms_link}" if self.mms_link else self.body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +65,7 @@ class SenderRow:
 QUEUED_COLUMNS = (
     m.id, m.sid, m.account_sid, m.messaging_service_sid, m.from_number, m.to_number,
     m.sender_sid, m.body, m.smart_encoded, m.num_segments, m.num_media, m.validity_period,
-    m.status_callback, m.status, m.date_created, m.send_at,
+    m.status_callback, m.status, m.date_created, m.send_at, m.mms_link,
 )  # fmt: skip
 
 
@@ -78,6 +88,7 @@ def _queued(source: Any, row_id: int) -> QueuedRow:
         status=MessageStatus(source.status),
         date_created=source.date_created,
         send_at=source.send_at,
+        mms_link=getattr(source, "mms_link", None),
     )
 
 

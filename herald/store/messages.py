@@ -116,6 +116,7 @@ def _columns(message: Message) -> dict[str, Any]:
         "date_created": message.date_created,
         "date_updated": message.date_updated,
         "routing": None,
+        "mms_link": None,
     }
 
 

@@ -264,6 +264,8 @@ def _routing(renumber: bool) -> RawStatement:
         "from_number": bindparam("b_from"),
         "sender_sid": bindparam("b_sender"),
         "routing": bindparam("b_routing"),
+        "mms_link": bindparam("b_mms_link"),
+        "num_segments": bindparam("b_segments"),
         "date_updated": bindparam("b_now"),
     }
     if renumber:
@@ -278,7 +280,8 @@ _ROUTE = {False: _routing(False), True: _routing(True)}
 
 def route_messages(conn: Connection, routed: Sequence[dict[str, Any]]) -> list[bool]:
     """Put each message (b_sid) on its sender (b_from, b_sender) with its explanation
-    (b_routing), if it still waits for one; whether each did. On PostgreSQL the row takes
+    (b_routing), its MMS Converter link (b_mms_link) and segments (b_segments), if it
+    still waits for one; whether each did. On PostgreSQL the row takes
     a new id, so the node holding the sender's lease finds it by its recent-id intake."""
     statement = _ROUTE[conn.dialect.name == "postgresql"]
     return [count > 0 for count in statement.run_each(conn, routed)]

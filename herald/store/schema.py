@@ -153,12 +153,15 @@ messages = Table(
     Column("date_sent", Micros, nullable=True),
     *_dates(),
     Column("routing", Text, nullable=True),  # JSON: how a service chose the sender
+    # MMS Converter: the link to the media sent instead, as SMS, to a carrier without MMS.
+    Column("mms_link", String(256), nullable=True),
     Index(None, "account_sid", "id"),
     Index(None, "account_sid", "to_number", "id"),
     Index(None, "account_sid", "from_number", "id"),
     Index(None, "account_sid", "date_sent"),
     Index(None, "status", "sender_sid", "id"),
     Index(None, "status", "send_at"),
+    Index(None, "mms_link"),
 )
 
 # Messaging Services (reference §4.1); `skip_unregistered_alpha` is Herald's extension.

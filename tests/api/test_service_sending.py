@@ -14,6 +14,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from herald.carriers.network import price_of
 from tests.api.test_spec import MESSAGES, assert_matches_spec
 from tests.conftest import Herald, eventually
 from tests.webhooks.receiver import Receiver
@@ -187,7 +188,7 @@ def test_alpha_sender_abroad_and_preregistration_alert(herald: Herald) -> None:
     pool = Pool(herald)
     pool.add_number(number())
     pool.add_alpha("Herald")
-    final = pool.settled(pool.send("+447911123456").sid, FINAL)
+    final = pool.settled(pool.send("+447400123456").sid, FINAL)
     assert final.from_ == "Herald"
     assert pool.routing(final.sid)["decision"]["rule"] == "alpha_sender"
     # India needs pre-registration: the unregistered ID still sends, and raises 30018.
@@ -419,3 +420,28 @@ def test_scheduled_with_from_keeps_that_sender(herald: Herald) -> None:
     auth = (pool.account.sid, pool.account.auth_token)
     base = f"{herald.base_url}/v1/Services/{pool.service.sid}/StickyMappings"
     assert httpx.get(base, auth=auth).json()["sticky_mappings"] == []
+
+
+def test_mms_converter_sends_a_link_where_the_carrier_takes_no_mms(herald: Herald) -> None:
+    pool = Pool(herald)
+    sender = number()
+    pool.add_number(sender)
+    media = "https://example.com/cat.jpg"
+    sent = pool.settled(pool.send("+447400123456", media_url=[media]).sid, FINAL)
+    assert sent.status in ("delivered", "sent") and sent.from_ == sender  # not 30011
+    link = pool.routing(sent.sid)["decision"]["mms_link"]
+    assert (
+        link.startswith(herald.runtime.settings.link_base + "/m/")
+        and len(link.rsplit("/", 1)[1]) == 7
+    )
+    # Sent and priced as one SMS segment: the body and the link.
+    assert sent.num_segments == "1" and sent.num_media == "1"
+    assert sent.price == "-" + price_of("GB", is_mms=False)
+    followed = httpx.get(f"{herald.base_url}/m/{link.rsplit('/', 1)[1]}")
+    assert followed.status_code == 302 and followed.headers["location"] == media
+    assert httpx.get(f"{herald.base_url}/m/nothing").status_code == 404
+    # Without the converter the carrier refuses the MMS (30011).
+    plain = Pool(herald, mms_converter=False)
+    plain.add_number(number())
+    refused = plain.settled(plain.send("+447400123456", media_url=[media]).sid, FINAL)
+    assert refused.status in ("failed", "undelivered") and refused.error_code == 30011

@@ -96,11 +96,15 @@ def upgrade() -> None:
         op.f("ix_alerts_account_sid_date_created"), "alerts", ["account_sid", "date_created"]
     )
     op.add_column("messages", sa.Column("routing", sa.Text(), nullable=True))
+    op.add_column("messages", sa.Column("mms_link", sa.String(length=256), nullable=True))
+    op.create_index(op.f("ix_messages_mms_link"), "messages", ["mms_link"])
     op.create_index(op.f("ix_messages_status_send_at"), "messages", ["status", "send_at"])
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_messages_status_send_at"), table_name="messages")
+    op.drop_index(op.f("ix_messages_mms_link"), table_name="messages")
+    op.drop_column("messages", "mms_link")
     op.drop_column("messages", "routing")
     op.drop_table("alerts")
     op.drop_table("sticky_mappings")
