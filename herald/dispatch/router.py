@@ -56,6 +56,9 @@ log = logging.getLogger("herald.routing")
 POLL_S = 1.0
 LOAD_BATCH = 5_000
 COUNTS_TTL_US = 60_000_000  # Scaler's mapping counts are re-read from the store this often
+DAY_US = 86_400_000_000
+MAPPING_RETENTION_US = 365 * DAY_US  # a mapping unused this long is deleted (§6.4)
+SWEEP_EVERY_US = 3_600_000_000
 NO_SENDERS = 21704
 SERVICE_GONE = 21701
 QUEUE_OVERFLOW = 30001
@@ -220,6 +223,7 @@ class _Plan:
     routing: str
     sticky: bool  # the service keeps Sticky Sender mappings
     routed: QueuedRow | None = None  # the row on its sender, when one was chosen
+    touch: bool = False  # a mapping used that was last marked used over a day ago
 
 
 class Router:
@@ -241,8 +245,11 @@ class Router:
 
     async def run(self, stop: asyncio.Event) -> None:
         clock = self.dispatcher.clock
-        next_poll = 0
+        next_poll = next_sweep = 0
         while not stop.is_set():
+            if clock.now_us() >= next_sweep:
+                next_sweep = clock.now_us() + SWEEP_EVERY_US
+                await self._sweep_mappings()
             rows = list(self.pending.values())
             self.pending.clear()
             self._wake.clear()
@@ -263,6 +270,19 @@ class Router:
                     )
             if not self.pending:
                 await sleep_or_wake(clock, self._wake, POLL_S)
+
+    async def _sweep_mappings(self) -> None:
+        unused_since = self.dispatcher.clock.now_us() - MAPPING_RETENTION_US
+        try:
+            gone = await self.dispatcher.db.write(
+                partial(store.forget_unused_mappings, unused_since=unused_since)
+            )
+        except Exception:  # tried again at the next sweep
+            log.exception("deleting unused Sticky Sender mappings failed")
+            return
+        if gone:
+            log.info("deleted %d Sticky Sender mappings unused for a year", gone)
+            self._counts.clear()
 
     async def route(self, rows: Sequence[QueuedRow]) -> None:
         for start in range(0, len(rows), CHUNK):
@@ -342,6 +362,12 @@ class Router:
                 )  # fmt: skip
             keeps_mapping = bool(service and service.sticky_sender and not row.from_number)
             plan = _Plan(row, decision, "", keeps_mapping)
+            mapped = context.sticky.get(row.to_number)
+            plan.touch = bool(
+                decision.rule is Rule.STICKY_SENDER
+                and mapped is not None
+                and 0 < mapped.date_updated < self.dispatcher.clock.now_us() - DAY_US
+            )
             sender = decision.sender
             if sender is not None:
                 plan.routed = replace(
@@ -451,6 +477,12 @@ class Router:
                 chosen[plan.row.messaging_service_sid][plan.row.to_number] = sender.sid
         for service_sid, mapping in chosen.items():
             store.save_mappings(conn, service_sid, mapping, now)
+        used: dict[str, list[str]] = defaultdict(list)
+        for plan in queued:
+            if plan.touch and plan.row.messaging_service_sid:
+                used[plan.row.messaging_service_sid].append(plan.row.to_number)
+        for service_sid, recipients in used.items():
+            store.touch_mappings(conn, service_sid, recipients, now)
 
     def _alert(self, plan: _Plan, now: int) -> store.Alert:
         sender = plan.decision.sender

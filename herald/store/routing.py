@@ -181,6 +181,26 @@ def save_mappings(conn: Connection, service_sid: str, chosen: dict[str, str], no
         )
 
 
+def touch_mappings(conn: Connection, service_sid: str, recipients: Sequence[str], now: int) -> None:
+    """Mark these mappings used now (the retention policy counts from the last use)."""
+    if recipients:
+        conn.execute(
+            update(sticky_mappings)
+            .where(st.service_sid == service_sid, st.to_number == bindparam("b_to"))
+            .values(date_updated=now),
+            [{"b_to": to} for to in recipients],
+        )
+
+
+def forget_unused_mappings(conn: Connection, unused_since: int) -> int:
+    """Delete the mappings not used since then, except those pinned by hand (§6.4: a
+    mapping unused for a year is deleted); how many."""
+    result = conn.execute(
+        delete(sticky_mappings).where(st.date_updated < unused_since, st.pinned.is_(False))
+    )
+    return int(result.rowcount)
+
+
 def _insert_new(conn: Connection) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(sticky_mappings)

@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from herald.carriers.network import price_of
+from herald.store.schema import sticky_mappings
 from tests.api.test_spec import MESSAGES, assert_matches_spec
 from tests.conftest import Herald, eventually
 from tests.webhooks.receiver import Receiver
@@ -445,3 +447,26 @@ def test_mms_converter_sends_a_link_where_the_carrier_takes_no_mms(herald: Heral
     plain.add_number(number())
     refused = plain.settled(plain.send("+447400123456", media_url=[media]).sid, FINAL)
     assert refused.status in ("failed", "undelivered") and refused.error_code == 30011
+
+
+def test_a_used_mapping_is_marked_used(herald: Herald) -> None:
+    """The year of retention counts from the last use: a sticky hit on a mapping last
+    marked over a day ago marks it again."""
+    pool = Pool(herald)
+    pool.add_number(number())
+    to = "+14155550181"
+    pool.settled(pool.send(to).sid)
+    long_ago = herald.runtime.clock.now_us() - 3 * 86_400_000_000
+    with herald.runtime.db.write_engine.begin() as conn:
+        conn.execute(
+            update(sticky_mappings)
+            .where(sticky_mappings.c.to_number == to)
+            .values(date_updated=long_ago)
+        )
+    sent = pool.settled(pool.send(to).sid)
+    assert pool.routing(sent.sid)["decision"]["rule"] == "sticky_sender"
+    with herald.runtime.db.write_engine.connect() as conn:
+        used = conn.execute(
+            select(sticky_mappings.c.date_updated).where(sticky_mappings.c.to_number == to)
+        ).scalar_one()
+    assert used > long_ago + 86_400_000_000
