@@ -224,17 +224,23 @@ async def preview(request: Request) -> Response:
         }
 
     found = await runtime.db.read(read)
-    segments = 1 if media else encoded.num_segments
-    unit = Decimal(price_of(recipient.country, is_mms=bool(media)))
-    price = unit * (1 if media else segments)
+    # The MMS Converter would send it as SMS, with a link of this length appended.
+    converted = bool(media and service.mms_converter and info and not info.supports_mms)
+    if converted:
+        link = f"{runtime.settings.link_base}/m/{'x' * 7}"
+        encoded = encode_body(f"{body}\n{link}", smart=smart)
+    as_mms = bool(media) and not converted
+    segments = 1 if as_mms else encoded.num_segments
+    price = Decimal(price_of(recipient.country, is_mms=as_mms)) * segments
     return json(
         {
             "account_sid": account_sid,
             "messaging_service_sid": service.sid,
             "to": to,
-            "body": "".join(encoded.segments) if not media else body,
+            "body": body if as_mms else "".join(encoded.segments),
             "encoding": encoded.encoding,
             "num_segments": str(segments),
+            "mms_converted": converted,
             "smart_encoded": smart,
             "from": (found["decision"]["sender"] or {}).get("address"),
             "routing": found["decision"],

@@ -321,6 +321,13 @@ def test_preview_sends_nothing(herald: Herald) -> None:
     assert body["queue_wait_s"] == 0
     assert body["price"] == "-0.00790"
     assert list(pool.client.messages.list()) == []
+    mms = {"To": "+447400123456", "Body": "Look", "MediaUrl": "https://example.com/a.jpg"}
+    converted = httpx.post(
+        f"{herald.base_url}/v1/Services/{pool.service.sid}/Preview", data=mms, auth=auth
+    ).json()
+    assert converted["mms_converted"] is True
+    assert converted["body"].startswith("Look\n" + herald.runtime.settings.link_base + "/m/")
+    assert converted["price"] == "-" + price_of("GB", is_mms=False)
     missing = httpx.post(
         f"{herald.base_url}/v1/Services/{pool.service.sid}/Preview", data={"Body": "x"}, auth=auth
     )
