@@ -40,7 +40,7 @@ from herald.domain.sids import Prefix
 from herald.domain.status import Direction, MessageStatus, is_complete
 from herald.runtime import Runtime
 from herald.store import messages as store
-from herald.store import routing as scheduled_store
+from herald.store import routing as routing_store
 from herald.store import senders as sender_store
 from herald.store.dispatch import queued_row
 
@@ -65,9 +65,8 @@ async def create(request: Request) -> Response:
         return json(render.message(_new_message(account.sid, draft, sid, now, None)), 201)
     key = _idempotency_key(request)
     creation = _Creation(
-        runtime, account.sid, draft, sid, now, key, _fingerprint(form) if key else ""
+        runtime, account.sid, draft, sid, now, key, _fingerprint(form) if key else "", send_at
     )
-    creation.send_at = send_at
     return json(render.message(await creation.run()), 201)
 
 
@@ -84,6 +83,7 @@ class _Creation:
         now: int,
         key: str | None,
         request_hash: str,
+        send_at: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.account_sid = account_sid
@@ -93,7 +93,7 @@ class _Creation:
         self.key = key
         self.request_hash = request_hash
         self.items = [_media(runtime, account_sid, sid, url, now) for url in draft.media_urls]
-        self.send_at: int | None = None
+        self.send_at = send_at
 
     async def run(self) -> Message:
         dispatcher = self.runtime.dispatcher
@@ -120,21 +120,25 @@ class _Creation:
         if service is not None:
             message = _through_service(message, self.draft, service, self.send_at)
         if message.status is MessageStatus.SCHEDULED:
-            if scheduled_store.count_scheduled(conn, account_sid) >= MAX_SCHEDULED:
+            if routing_store.count_scheduled(conn, account_sid) >= MAX_SCHEDULED:
                 raise errors.TooManyScheduled()
-        elif message.status is not MessageStatus.QUEUED:
-            pass  # the router applies the overflow rule (30001) once it has a sender
-        # The overflow rule (21611), before writing: by the queue this node holds, or by
-        # the store's count on an API-only node.
-        elif self.runtime.dispatcher is not None:
-            self.runtime.dispatcher.reserve(conn, queued_row(message), message.num_segments)
-        else:
-            horizon = self.runtime.settings.queue_horizon_s
-            check_overflow_in_store(conn, queued_row(message), message.num_segments, horizon)
+        elif message.status is MessageStatus.QUEUED:
+            self._check_overflow(conn, message)
+        # (An `accepted` message has no sender yet: the router applies the overflow rule,
+        # as 30001, once it has chosen one.)
         store.insert_message(conn, message, self.items)
         if key is not None:
             store.remember_key(conn, account_sid, key, message.sid, self.request_hash, self.now)
         return message, True
+
+    def _check_overflow(self, conn: Connection, message: Message) -> None:
+        """The overflow rule (21611), before writing: by the queue this node holds, or by
+        the store's count on an API-only node."""
+        if self.runtime.dispatcher is not None:
+            self.runtime.dispatcher.reserve(conn, queued_row(message), message.num_segments)
+        else:
+            horizon = self.runtime.settings.queue_horizon_s
+            check_overflow_in_store(conn, queued_row(message), message.num_segments, horizon)
 
 
 def _fingerprint(form: forms.Form) -> str:
