@@ -226,20 +226,16 @@ def pin_mapping(
     conn: Connection, service_sid: str, to_number: str, sender_sid: str, now: int
 ) -> Mapping:
     """Set the recipient's sender by hand; routing keeps it while the sender is eligible."""
-    existing = get_mapping(conn, service_sid, to_number)
-    if existing is None:
-        conn.execute(
-            insert(sticky_mappings).values(
-                service_sid=service_sid, to_number=to_number, sender_sid=sender_sid,
-                pinned=True, date_created=now, date_updated=now,
-            )
-        )  # fmt: skip
-    else:
-        conn.execute(
-            update(sticky_mappings)
-            .where(st.service_sid == service_sid, st.to_number == to_number)
-            .values(sender_sid=sender_sid, pinned=True, date_updated=now)
+    statement = _insert_new(conn).values(
+        service_sid=service_sid, to_number=to_number, sender_sid=sender_sid, pinned=True,
+        date_created=now, date_updated=now,
+    )  # fmt: skip
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[st.service_sid, st.to_number],
+            set_={"sender_sid": sender_sid, "pinned": True, "date_updated": now},
         )
+    )
     found = get_mapping(conn, service_sid, to_number)
     assert found is not None
     return found
