@@ -261,7 +261,7 @@ def load_unrouted(conn: Connection, *, now: int, limit: int) -> list[QueuedRow]:
     )
     due = conn.execute(
         select(*QUEUED_COLUMNS)
-        .where(m.status == MessageStatus.SCHEDULED.value, m.send_at <= now)
+        .where(m.status == literal_column("'scheduled'"), m.send_at <= now)
         .order_by(m.send_at)
         .limit(limit)
     )

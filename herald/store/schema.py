@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -160,9 +161,19 @@ messages = Table(
     Index(None, "account_sid", "from_number", "id"),
     Index(None, "account_sid", "date_sent"),
     Index(None, "status", "sender_sid", "id"),
-    Index(None, "status", "send_at"),
-    Index(None, "mms_link"),
-)
+    # Partial: only scheduled and converted messages are in them, so the accept path's
+    # insert maintains neither.
+    Index(
+        "ix_messages_scheduled_send_at", "status", "send_at",
+        sqlite_where=text("status = 'scheduled'"),
+        postgresql_where=text("status = 'scheduled'"),
+    ),
+    Index(
+        "ix_messages_mms_link", "mms_link",
+        sqlite_where=text("mms_link IS NOT NULL"),
+        postgresql_where=text("mms_link IS NOT NULL"),
+    ),
+)  # fmt: skip
 
 # Messaging Services (reference §4.1); `skip_unregistered_alpha` is Herald's extension.
 services = Table(

@@ -97,13 +97,21 @@ def upgrade() -> None:
     )
     op.add_column("messages", sa.Column("routing", sa.Text(), nullable=True))
     op.add_column("messages", sa.Column("mms_link", sa.String(length=256), nullable=True))
-    op.create_index(op.f("ix_messages_mms_link"), "messages", ["mms_link"])
-    op.create_index(op.f("ix_messages_status_send_at"), "messages", ["status", "send_at"])
+    converted = sa.text("mms_link IS NOT NULL")
+    op.create_index(
+        "ix_messages_mms_link", "messages", ["mms_link"],
+        sqlite_where=converted, postgresql_where=converted,
+    )  # fmt: skip
+    scheduled = sa.text("status = 'scheduled'")
+    op.create_index(
+        "ix_messages_scheduled_send_at", "messages", ["status", "send_at"],
+        sqlite_where=scheduled, postgresql_where=scheduled,
+    )  # fmt: skip
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_messages_status_send_at"), table_name="messages")
-    op.drop_index(op.f("ix_messages_mms_link"), table_name="messages")
+    op.drop_index("ix_messages_scheduled_send_at", table_name="messages")
+    op.drop_index("ix_messages_mms_link", table_name="messages")
     op.drop_column("messages", "mms_link")
     op.drop_column("messages", "routing")
     op.drop_table("alerts")
