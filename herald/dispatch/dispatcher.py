@@ -331,17 +331,20 @@ class Dispatcher:
 
     async def _load(self, *, statuses: tuple[MessageStatus, ...]) -> None:
         while True:
-            rows = await self.db.read(
+            found = await self.db.read(
                 partial(
-                    store.load_waiting,
+                    store.waiting_sids,
                     after_id=self._high_water,
                     limit=LOAD_BATCH,
                     statuses=statuses,
                 )
             )
-            if not rows:
+            if not found:
                 return
-            self._high_water = rows[-1].id
+            self._high_water = found[-1][0]
+            unknown = [sid for _, sid in found if sid not in self._entries]
+            rows = await self.db.read(partial(store.load_by_sids, sids=unknown)) if unknown else []
+            rows = [r for r in rows if r.status in statuses]  # as they are now
             if self.leased:
                 unowned = {queue_key(r) for r in rows if r.sid not in self._entries}
                 unowned = {key for key in unowned if not self.owns(key)}
@@ -352,7 +355,7 @@ class Dispatcher:
             for row in rows:
                 if row.sid not in self._entries:
                     self._add(self._queue_from_cache(row), row)
-            if len(rows) < LOAD_BATCH:
+            if len(found) < LOAD_BATCH:
                 return
 
     async def _fill_sender_cache(self, rows: list[QueuedRow]) -> None:

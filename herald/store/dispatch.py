@@ -121,6 +121,25 @@ def load_waiting(
     return [_queued(row, row.id) for row in rows]
 
 
+def waiting_sids(
+    conn: Connection, *, after_id: int, limit: int, statuses: Sequence[MessageStatus]
+) -> list[tuple[int, str]]:
+    """(row id, SID) of messages in `statuses` above `after_id`, oldest first: the intake
+    reads whole rows only for those it does not hold already (most it was handed)."""
+    query = select(m.id, m.sid).where(m.id > after_id, m.status.in_([s.value for s in statuses]))
+    return [(row_id, sid) for row_id, sid in conn.execute(query.order_by(m.id).limit(limit))]
+
+
+def load_by_sids(conn: Connection, sids: Sequence[str]) -> list[QueuedRow]:
+    """These messages, oldest first."""
+    rows: list[QueuedRow] = []
+    for start in range(0, len(sids), 500):
+        chunk = list(sids[start : start + 500])
+        found = conn.execute(select(*QUEUED_COLUMNS).where(m.sid.in_(chunk)))
+        rows += [_queued(row, row.id) for row in found]
+    return sorted(rows, key=lambda row: row.id)
+
+
 def load_for_keys(
     conn: Connection,
     keys: Sequence[str],
