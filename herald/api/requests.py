@@ -28,10 +28,14 @@ def runtime_of(request: Request) -> Runtime:
 
 
 async def account_of(request: Request) -> Account:
-    """Authenticate the caller for the account in the path."""
+    """Authenticate the caller for the account in the path (v1 paths name none: the
+    credentials' own). Test credentials reach only the 2010 API, as at Twilio (20008)."""
     runtime = runtime_of(request)
     account_sid = request.path_params.get("account_sid")
-    return await runtime.auth.authenticate(request.headers.get("authorization"), account_sid)
+    account = await runtime.auth.authenticate(request.headers.get("authorization"), account_sid)
+    if account.is_test and request.url.path.startswith("/v1/"):
+        raise errors.TestCredentialsNotAllowed()
+    return account
 
 
 async def form_of(request: Request) -> Form:

@@ -50,6 +50,13 @@ class MethodNotAllowed(TwilioError):
     status = 405
 
 
+class TestCredentialsNotAllowed(TwilioError):
+    """Resource not accessible with Test Account Credentials"""
+
+    code = 20008
+    status = 403
+
+
 class NotComplete(TwilioError):
     """Cannot delete this resource before it is complete"""
 

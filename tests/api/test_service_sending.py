@@ -477,3 +477,14 @@ def test_a_used_mapping_is_marked_used(herald: Herald) -> None:
             select(sticky_mappings.c.date_updated).where(sticky_mappings.c.to_number == to)
         ).scalar_one()
     assert used > long_ago + 86_400_000_000
+
+
+def test_test_credentials_reach_no_v1_resource(herald: Herald) -> None:
+    tester = herald.account(test=True)
+    auth = (tester.sid, tester.auth_token)
+    answers = [
+        httpx.get(f"{herald.base_url}/v1/Services", auth=auth),
+        httpx.post(f"{herald.base_url}/v1/Services", data={"FriendlyName": "x"}, auth=auth),
+        httpx.get(f"{herald.base_url}/v1/Alerts", auth=auth),
+    ]
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [(403, 20008)] * 3
