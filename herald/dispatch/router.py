@@ -17,7 +17,7 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,7 @@ SWEEP_EVERY_US = 3_600_000_000
 NO_SENDERS = 21704
 SERVICE_GONE = 21701
 QUEUE_OVERFLOW = 30001
+UNROUTABLE = 30008  # Twilio's "Unknown error": routing this message raised
 LISTED = 20  # rejected candidates named in a message's explanation
 CHUNK = 200  # messages routed per write, so the event loop serves others in between
 
@@ -226,6 +227,17 @@ class _Plan:
     touch: bool = False  # a mapping used that was last marked used over a day ago
 
 
+@dataclass(slots=True, kw_only=True)
+class _Batch:
+    """What the messages of one service's batch share while they are planned."""
+
+    context: Context
+    lookup: Lookup
+    waits: dict[str, float]
+    addresses: dict[str, str]
+    shortlists: Shortlists = field(default_factory=dict)
+
+
 class Router:
     def __init__(
         self, dispatcher: Dispatcher, new_sid: Callable[[Prefix], str], link_base: str
@@ -341,51 +353,62 @@ class Router:
         return waits
 
     def _plan(self, context: Context, rows: list[QueuedRow], lookup: Lookup) -> list[_Plan]:
-        service = context.service
+        batch = _Batch(
+            context=context,
+            lookup=lookup,
+            waits=self._waits(rows[0].account_sid, context.pool),
+            addresses=addresses_of(context.pool),
+        )
         plans = []
-        waits = self._waits(rows[0].account_sid, context.pool)
-        addresses = addresses_of(context.pool)
-        shortlists: Shortlists = {}
-        counts = context.counts
         for row in rows:
-            recipient = recipient_of(row.to_number, lookup)
-            info = lookup(row.to_number)
-            if row.from_number:  # `From` with the service (scheduled): that sender, as given
-                decision = given_sender(row)
-            elif service is None:
-                decision = RoutingDecision(sender=None, rule=Rule.NONE, error_code=SERVICE_GONE)
-            else:
-                decision = decide(
-                    service, context.pool, row, recipient,
-                    mapping=context.sticky.get(row.to_number), waits=waits, counts=counts,
-                    shortlists=shortlists,
-                )  # fmt: skip
-            keeps_mapping = bool(service and service.sticky_sender and not row.from_number)
-            plan = _Plan(row, decision, "", keeps_mapping)
-            mapped = context.sticky.get(row.to_number)
-            plan.touch = bool(
-                decision.rule is Rule.STICKY_SENDER
-                and mapped is not None
-                and 0 < mapped.date_updated < self.dispatcher.clock.now_us() - DAY_US
-            )
-            sender = decision.sender
-            if sender is not None:
-                plan.routed = replace(
-                    row,
-                    from_number=sender.address,
-                    sender_sid=None if sender.kind is SenderKind.ALPHANUMERIC else sender.sid,
-                    status=MessageStatus.QUEUED,
-                )
-                if row.num_media and service and service.mms_converter and info is not None:
-                    plan.routed = self._converted(plan.routed, info)
-                self._account_for(plan, context, waits)
-            explained = explain(
-                decision, addresses, recipient, service, carrier=info.name if info else None
-            )
-            explained["mms_link"] = plan.routed.mms_link if plan.routed else None
-            plan.routing = orjson.dumps(explained).decode()
-            plans.append(plan)
+            try:
+                plans.append(self._plan_one(row, batch))
+            except Exception:  # one message that cannot be routed holds up no other
+                log.exception("routing %s failed; it fails with %d", row.sid, UNROUTABLE)
+                decision = RoutingDecision(sender=None, rule=Rule.NONE, error_code=UNROUTABLE)
+                plans.append(_Plan(row, decision, orjson.dumps({"rule": "none"}).decode(), False))
         return plans
+
+    def _plan_one(self, row: QueuedRow, batch: _Batch) -> _Plan:
+        context, lookup = batch.context, batch.lookup
+        service = context.service
+        recipient = recipient_of(row.to_number, lookup)
+        info = lookup(row.to_number)
+        if row.from_number:  # `From` with the service (scheduled): that sender, as given
+            decision = given_sender(row)
+        elif service is None:
+            decision = RoutingDecision(sender=None, rule=Rule.NONE, error_code=SERVICE_GONE)
+        else:
+            decision = decide(
+                service, context.pool, row, recipient,
+                mapping=context.sticky.get(row.to_number), waits=batch.waits,
+                counts=context.counts, shortlists=batch.shortlists,
+            )  # fmt: skip
+        keeps_mapping = bool(service and service.sticky_sender and not row.from_number)
+        plan = _Plan(row, decision, "", keeps_mapping)
+        mapped = context.sticky.get(row.to_number)
+        plan.touch = bool(
+            decision.rule is Rule.STICKY_SENDER
+            and mapped is not None
+            and 0 < mapped.date_updated < self.dispatcher.clock.now_us() - DAY_US
+        )
+        sender = decision.sender
+        if sender is not None:
+            plan.routed = replace(
+                row,
+                from_number=sender.address,
+                sender_sid=None if sender.kind is SenderKind.ALPHANUMERIC else sender.sid,
+                status=MessageStatus.QUEUED,
+            )
+            if row.num_media and service and service.mms_converter and info is not None:
+                plan.routed = self._converted(plan.routed, info)
+            self._account_for(plan, context, batch.waits)
+        explained = explain(
+            decision, batch.addresses, recipient, service, carrier=info.name if info else None
+        )
+        explained["mms_link"] = plan.routed.mms_link if plan.routed else None
+        plan.routing = orjson.dumps(explained).decode()
+        return plan
 
     def _converted(self, row: QueuedRow, info: CarrierInfo) -> QueuedRow:
         """MMS Converter: to a carrier that takes no MMS, the message goes as SMS with a

@@ -16,9 +16,12 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from herald.carriers.network import price_of
+from herald.domain.status import MessageStatus
+from herald.store import messages as message_store
 from herald.store.schema import sticky_mappings
 from tests.api.test_spec import MESSAGES, assert_matches_spec
 from tests.conftest import Herald, eventually
+from tests.store.test_records import message
 from tests.webhooks.receiver import Receiver
 
 SETTINGS = {"schedule_min_s": 2}
@@ -488,3 +491,21 @@ def test_test_credentials_reach_no_v1_resource(herald: Herald) -> None:
         httpx.get(f"{herald.base_url}/v1/Alerts", auth=auth),
     ]
     assert [(a.status_code, a.json()["code"]) for a in answers] == [(403, 20008)] * 3
+
+
+def test_a_message_that_cannot_be_routed_holds_up_no_other(herald: Herald) -> None:
+    """A row no request could have made (its recipient unreadable) fails with 30008; the
+    messages routed with it go on."""
+    pool = Pool(herald)
+    pool.add_number(number())
+    now = herald.runtime.clock.now_us()
+    poison = message(
+        herald.runtime, pool.account.sid, status=MessageStatus.ACCEPTED, from_number=None,
+        to_number="+1 not a number", messaging_service_sid=pool.service.sid,
+        date_created=now, date_updated=now,
+    )  # fmt: skip
+    herald.runtime.db.run(lambda conn: message_store.insert_message(conn, poison))
+    good = pool.send("+14155550190")
+    assert pool.settled(good.sid).status == "delivered"
+    failed = pool.settled(poison.sid, ("failed",))
+    assert failed.error_code == 30008
