@@ -55,7 +55,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
 from herald.config import Settings
-from herald.dispatch.router import Router, decide, recipient_of
+from herald.dispatch.decisions import decide, recipient_of
+from herald.dispatch.router import Router
 from herald.domain.encoding import encode_body
 from herald.domain.message import Message
 from herald.domain.nanp_table import AREA_CODES

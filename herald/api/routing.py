@@ -27,8 +27,8 @@ from herald.api.requests import (
 )
 from herald.api.v1_paging import base_url, envelope
 from herald.carriers.network import lookup_carrier, price_of
+from herald.dispatch.decisions import addresses_of, decide, explain, recipient_of
 from herald.dispatch.dispatcher import sender_mps
-from herald.dispatch.router import addresses_of, decide, explain, recipient_of
 from herald.domain import errors, numbers, outbound
 from herald.domain.encoding import encode_body, utf16_length
 from herald.domain.ratelimit import INTERNATIONAL_MPS

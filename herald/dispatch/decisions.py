@@ -1,0 +1,161 @@
+"""One message's routing decision through a Messaging Service, and its explanation:
+what the router decides for every message and what Preview shows without sending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from herald.carriers.base import CarrierInfo
+from herald.domain import numbers
+from herald.domain.routing import (
+    Candidate,
+    Options,
+    Recipient,
+    Rejected,
+    RoutingDecision,
+    Rule,
+    Shortlist,
+    choose_from,
+    shortlist,
+)
+from herald.domain.senders import SenderKind
+from herald.domain.services import Service
+from herald.store import routing as store
+from herald.store.dispatch import QueuedRow
+
+NO_SENDERS = 21704
+LISTED = 20  # rejected candidates named in a message's explanation
+
+Lookup = Callable[[str], CarrierInfo | None]
+
+
+def recipient_of(to_number: str, lookup: Lookup) -> Recipient:
+    """The recipient's country, area code, carrier capability and alphanumeric rules."""
+    number = numbers.parse_number(to_number)
+    info = lookup(number.e164)
+    reachable = info.supports_short_codes if info is not None else True
+    alpha, preregistration = numbers.alpha_support(number.country) or ("no", "no")
+    return Recipient(
+        country=number.country,
+        area_code=number.area_code,
+        short_codes_reachable=reachable,
+        alpha=alpha,
+        alpha_preregistration=preregistration,
+    )
+
+
+Shortlists = dict[tuple[Recipient, bool], tuple[Shortlist, tuple[Rejected, ...]]]
+
+
+def decide(
+    service: Service,
+    pool: Sequence[store.PoolEntry],
+    row: QueuedRow,
+    recipient: Recipient,
+    *,
+    mapping: store.Mapping | None,
+    waits: dict[str, float],
+    counts: dict[str, int],
+    shortlists: Shortlists | None = None,
+) -> RoutingDecision:
+    """`choose_sender` for one message, with an MMS sent only by MMS-capable senders.
+    `shortlists` keeps what like recipients share within a batch (one service's pool)."""
+    if not pool:
+        return RoutingDecision(sender=None, rule=Rule.NONE, error_code=NO_SENDERS)
+    shortlists = {} if shortlists is None else shortlists
+    key = (recipient, bool(row.num_media))
+    found = shortlists.get(key)
+    if found is None:
+        usable = [e.candidate for e in pool if not row.num_media or e.mms]
+        options = Options(
+            area_code_geomatch=service.area_code_geomatch,
+            sticky_sender=service.sticky_sender,
+            skip_unregistered_alpha=service.skip_unregistered_alpha,
+        )
+        short = shortlist(usable, recipient, options=options, is_overlay=numbers.is_local_area)
+        lacking = tuple(e.candidate.sid for e in pool if row.num_media and not e.mms)
+        refused: tuple[Rejected, ...] = (Rejected("cannot send MMS", lacking),) if lacking else ()
+        found = shortlists[key] = (short, refused)
+    short, no_mms = found
+    decision = choose_from(
+        short,
+        sticky=mapping.sender_sid if mapping is not None else None,
+        pinned=mapping.pinned if mapping is not None else False,
+        queue_waits=waits,
+        mappings=counts,
+    )
+    if no_mms:
+        return replace(decision, rejected_groups=no_mms + decision.rejected_groups)
+    return decision
+
+
+def given_sender(row: QueuedRow) -> RoutingDecision:
+    """The decision for a message whose request named its sender (§6.1: `From` with the
+    service skips selection)."""
+    if row.sender_sid is None:
+        kind = SenderKind.ALPHANUMERIC
+    elif numbers.is_short_code(row.from_number):
+        kind = SenderKind.SHORT_CODE
+    else:
+        kind = SenderKind.LONG_CODE
+    sender = Candidate(sid=row.sender_sid or "", address=row.from_number, kind=kind)
+    return RoutingDecision(sender=sender, rule=Rule.FROM_PARAMETER, candidates=1)
+
+
+def addresses_of(pool: Sequence[store.PoolEntry]) -> dict[str, str]:
+    return {e.candidate.sid: e.candidate.address for e in pool}
+
+
+def explain(
+    decision: RoutingDecision,
+    addresses: dict[str, str],
+    recipient: Recipient,
+    service: Service | None,
+    *,
+    carrier: str | None,
+) -> dict[str, object]:
+    """The decision as `Routing.json` serves it. Every rejected candidate is counted under
+    its reason; the first LISTED of them are named, the rarer reasons first, so a pool of
+    hundreds costs a message about a kilobyte, not fifty."""
+    sender = decision.sender
+    groups = sorted(decision.rejected_groups, key=lambda g: len(g.sids))
+    listed: list[dict[str, str | None]] = []
+    for group in groups:  # the rarer reasons first
+        for sid in group.sids[: LISTED - len(listed)]:
+            listed.append({"sid": sid, "address": addresses.get(sid), "reason": group.reason})
+    return {
+        "rule": decision.rule.value,
+        "sender": None
+        if sender is None
+        else {"sid": sender.sid, "address": sender.address, "type": sender.kind.value},
+        "rerouted": decision.rerouted,
+        "alert_code": decision.alert,
+        "error_code": decision.error_code,
+        "candidates": decision.candidates,
+        "pool_size": len(addresses),
+        "rejected": listed,
+        "rejected_total": sum(len(g.sids) for g in decision.rejected_groups),
+        "rejected_by_reason": _by_reason(decision.rejected_groups),
+        "recipient": {
+            "country": recipient.country,
+            "area_code": recipient.area_code,
+            "carrier": carrier,
+            "carrier_takes_short_codes": recipient.short_codes_reachable,
+            "alphanumeric_sender_ids": recipient.alpha,
+        },
+        "settings": None
+        if service is None
+        else {
+            "sticky_sender": service.sticky_sender,
+            "area_code_geomatch": service.area_code_geomatch,
+            "skip_unregistered_alpha": service.skip_unregistered_alpha,
+        },
+    }
+
+
+def _by_reason(groups: Sequence[Rejected]) -> list[dict[str, object]]:
+    counts: dict[str, int] = {}
+    for group in groups:
+        counts[group.reason] = counts.get(group.reason, 0) + len(group.sids)
+    return [{"reason": reason, "count": count} for reason, count in counts.items()]
