@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from herald.domain.message import Message
 from herald.domain.senders import SenderKind
 from herald.domain.status import MessageStatus, allowed_from
+from herald.store.portable import in_chunks
 from herald.store.raw import RawStatement
 from herald.store.schema import incoming_numbers, media, messages, short_codes
 
@@ -133,8 +134,7 @@ def waiting_sids(
 def load_by_sids(conn: Connection, sids: Sequence[str]) -> list[QueuedRow]:
     """These messages, oldest first."""
     rows: list[QueuedRow] = []
-    for start in range(0, len(sids), 500):
-        chunk = list(sids[start : start + 500])
+    for chunk in in_chunks(sids):
         found = conn.execute(select(*QUEUED_COLUMNS).where(m.sid.in_(chunk)))
         rows += [_queued(row, row.id) for row in found]
     return sorted(rows, key=lambda row: row.id)

@@ -7,12 +7,11 @@ owner and, if the owner dies, taken over once `expires_at` has passed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from herald.store.portable import in_chunks, insert_for
 from herald.store.schema import messages, nodes
 from herald.store.schema import sender_leases as table
 
@@ -20,19 +19,15 @@ ALIVE_US = 10_000_000  # a node not heard from for this long no longer counts
 FORGET_US = 3_600_000_000
 
 
-def _dialect(conn: Connection) -> Any:
-    return postgresql if conn.dialect.name == "postgresql" else sqlite
-
-
 def _ensure_rows(conn: Connection, keys: Sequence[str]) -> None:
     rows = [{"sender_key": key, "owner": None, "expires_at": 0} for key in keys]
-    conn.execute(_dialect(conn).insert(table).values(rows).on_conflict_do_nothing())
+    conn.execute(insert_for(conn, table).values(rows).on_conflict_do_nothing())
 
 
 def heartbeat(conn: Connection, node: str, now: int) -> int:
     """Say this node is alive; the number of nodes alive (heard from within `ALIVE_US`),
     this one included."""
-    statement = _dialect(conn).insert(nodes).values(node_id=node, started_at=now, heartbeat_at=now)
+    statement = insert_for(conn, nodes).values(node_id=node, started_at=now, heartbeat_at=now)
     conn.execute(
         statement.on_conflict_do_update(index_elements=["node_id"], set_={"heartbeat_at": now})
     )
@@ -122,14 +117,11 @@ def orphaned_keys(conn: Connection, now: int, sent_since: int) -> list[str]:
         (free, "sending", None),
         (dead, "sent", messages.c.date_sent >= sent_since),
     ):
-        for start in range(0, len(keys), 500):
+        for chunk in in_chunks(keys):
             query = (
                 select(messages.c.sender_sid)
                 .distinct()
-                .where(
-                    messages.c.status == status,
-                    messages.c.sender_sid.in_(keys[start : start + 500]),
-                )
+                .where(messages.c.status == status, messages.c.sender_sid.in_(chunk))
             )
             if extra is not None:
                 query = query.where(extra)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from herald.domain.message import Message
@@ -19,6 +18,7 @@ from herald.domain.senders import SenderKind
 from herald.domain.status import MessageStatus, allowed_from
 from herald.store.dispatch import QUEUED_COLUMNS, QueuedRow, queued_from
 from herald.store.messages import get_message
+from herald.store.portable import in_chunks, insert_for
 from herald.store.raw import RawStatement
 from herald.store.schema import (
     alerts,
@@ -31,7 +31,6 @@ from herald.store.schema import (
 
 m = messages.c
 st = sticky_mappings.c
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +134,9 @@ def sticky_for(conn: Connection, service_sid: str, recipients: Iterable[str]) ->
     """The mappings of these recipients in the service."""
     wanted = sorted(set(recipients))
     found: dict[str, Mapping] = {}
-    for start in range(0, len(wanted), CHUNK):
+    for chunk in in_chunks(wanted):
         rows = conn.execute(
-            select(sticky_mappings).where(
-                st.service_sid == service_sid, st.to_number.in_(wanted[start : start + CHUNK])
-            )
+            select(sticky_mappings).where(st.service_sid == service_sid, st.to_number.in_(chunk))
         )
         for row in rows:
             found[row.to_number] = _mapping(row)
@@ -171,7 +168,7 @@ def save_mappings(conn: Connection, service_sid: str, chosen: dict[str, str], no
         if to in existing and existing[to].sender_sid != sender
     ]
     if fresh:  # another node may have mapped the recipient meanwhile: its mapping stands
-        conn.execute(_insert_new(conn).on_conflict_do_nothing(), fresh)
+        conn.execute(insert_for(conn, sticky_mappings).on_conflict_do_nothing(), fresh)
     if moved:
         conn.execute(
             update(sticky_mappings)
@@ -201,12 +198,6 @@ def forget_unused_mappings(conn: Connection, unused_since: int) -> int:
     return int(result.rowcount)
 
 
-def _insert_new(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(sticky_mappings)
-    return sqlite.insert(sticky_mappings)
-
-
 def list_mappings(
     conn: Connection, service_sid: str, *, limit: int, offset: int, sender_sid: str | None
 ) -> list[Mapping]:
@@ -226,7 +217,7 @@ def pin_mapping(
     conn: Connection, service_sid: str, to_number: str, sender_sid: str, now: int
 ) -> Mapping:
     """Set the recipient's sender by hand; routing keeps it while the sender is eligible."""
-    statement = _insert_new(conn).values(
+    statement = insert_for(conn, sticky_mappings).values(
         service_sid=service_sid, to_number=to_number, sender_sid=sender_sid, pinned=True,
         date_created=now, date_updated=now,
     )  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.engine import Connection
 
+from herald.store.portable import in_chunks
 from herald.store.raw import RawStatement
 from herald.store.schema import simulator_submissions as table
 
@@ -61,8 +62,7 @@ def record_submissions(conn: Connection, entries: Sequence[LoggedSubmission]) ->
 def known_references(conn: Connection, references: Sequence[str]) -> set[str]:
     """Which of these references the simulator has logged (taken or refused)."""
     found: set[str] = set()
-    for start in range(0, len(references), 500):
-        chunk = list(references[start : start + 500])
+    for chunk in in_chunks(references):
         rows = conn.execute(select(table.c.reference).where(table.c.reference.in_(chunk)))
         found.update(row.reference for row in rows)
     return found
