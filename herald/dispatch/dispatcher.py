@@ -95,8 +95,6 @@ class Dispatcher:
         self._receipts: list[tuple[Change, asyncio.Future[None]]] = []
         self._resume_at_us = 0
         self._resume_after_us = round(resume_after_s * SECOND_US)
-        self.leased = leased
-        self.node = node
         self.ownership = Ownership(
             db, clock, node=node, leased=leased, resume_after_us=self._resume_after_us
         )
@@ -140,6 +138,15 @@ class Dispatcher:
 
     # ---- leases -----------------------------------------------------------------------
 
+    @property
+    def leased(self) -> bool:
+        """Several nodes share the database: senders are dispatched under leases."""
+        return self.ownership.leased
+
+    @property
+    def node(self) -> str:
+        return self.ownership.node
+
     def owns(self, key: str) -> bool:
         return self.ownership.owns(key)
 
@@ -156,11 +163,9 @@ class Dispatcher:
             return
         fresh = [key for key, _ in taken]
         waiting = (MessageStatus.QUEUED, MessageStatus.SENDING)
-        rows = await self.db.read(partial(store.load_for_keys, keys=fresh, statuses=waiting))
-        await self._fill_sender_cache(rows)
-        for row in rows:
-            if row.sid not in self._entries:
-                self._add(self._queue_from_cache(row), row)
+        await self._add_rows(
+            await self.db.read(partial(store.load_for_keys, keys=fresh, statuses=waiting))
+        )
         took_over = [key for key, previous in taken if previous]
         if took_over:  # receipts owed to the previous owner may have died with it
             since = self.clock.now_us() - RECEIPT_WAIT_S * SECOND_US
@@ -227,10 +232,7 @@ class Dispatcher:
         stray = [row for row in rows if row.sid not in ours]
         if stray:
             log.warning("adopting %d messages left sending by another attempt", len(stray))
-            await self._fill_sender_cache(stray)
-            for row in stray:
-                if self.owns(queue_key(row)):
-                    self._add(self._queue_from_cache(row), row)
+            await self._add_rows([row for row in stray if self.owns(queue_key(row))])
 
     def _is_idle(self, awaiting_receipts: set[str], key: str) -> bool:
         """Nothing queued, no loop (which may be mid-submit with its queue empty), nothing
@@ -346,24 +348,25 @@ class Dispatcher:
             rows = await self.db.read(partial(store.load_by_sids, sids=unknown)) if unknown else []
             rows = [r for r in rows if r.status in statuses]  # as they are now
             if self.leased:
-                unowned = {queue_key(r) for r in rows if r.sid not in self._entries}
-                unowned = {key for key in unowned if not self.owns(key)}
+                unowned = {queue_key(r) for r in rows if not self.owns(queue_key(r))}
                 if unowned:
                     await self._acquire(unowned)
                 rows = [r for r in rows if self.owns(queue_key(r))]
-            await self._fill_sender_cache(rows)
-            for row in rows:
-                if row.sid not in self._entries:
-                    self._add(self._queue_from_cache(row), row)
+            await self._add_rows(rows)
             if len(found) < LOAD_BATCH:
                 return
 
-    async def _fill_sender_cache(self, rows: list[QueuedRow]) -> None:
+    async def _add_rows(self, rows: list[QueuedRow]) -> None:
+        """Queue the messages among `rows` not held here already, with their senders'
+        details read first."""
         missing = {
             r.sender_sid for r in rows if r.sender_sid and r.sender_sid not in self.sender_cache
         }
         if missing:
             await self.db.read(partial(self._cache_senders, sids=missing))
+        for row in rows:
+            if row.sid not in self._entries:
+                self._add(self._queue_from_cache(row), row)
 
     def _cache_senders(self, conn: Connection, *, sids: set[str]) -> None:
         for sid in sids:
