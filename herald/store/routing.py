@@ -5,7 +5,7 @@ routing of each into its sender's queue, and alerts."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, select, update
@@ -341,11 +341,7 @@ class Alert:
 
 def insert_alerts(conn: Connection, items: Sequence[Alert]) -> None:
     if items:
-        conn.execute(insert(alerts), [vars_of(a) for a in items])
-
-
-def vars_of(alert: Alert) -> dict[str, Any]:
-    return {name: getattr(alert, name) for name in Alert.__dataclass_fields__}
+        conn.execute(insert(alerts), [asdict(a) for a in items])
 
 
 def list_alerts(conn: Connection, account_sid: str, *, limit: int, offset: int) -> list[Alert]:
@@ -357,9 +353,7 @@ def list_alerts(conn: Connection, account_sid: str, *, limit: int, offset: int) 
         .limit(limit)
         .offset(offset)
     )
-    return [
-        Alert(**{name: getattr(row, name) for name in Alert.__dataclass_fields__}) for row in rows
-    ]
+    return [Alert(**row._mapping) for row in rows]
 
 
 def get_alert(conn: Connection, account_sid: str, sid: str) -> Alert | None:
@@ -367,4 +361,4 @@ def get_alert(conn: Connection, account_sid: str, sid: str) -> Alert | None:
     row = conn.execute(select(alerts).where(a.sid == sid, a.account_sid == account_sid)).first()
     if row is None:
         return None
-    return Alert(**{name: getattr(row, name) for name in Alert.__dataclass_fields__})
+    return Alert(**row._mapping)
