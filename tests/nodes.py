@@ -78,6 +78,12 @@ class Node:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def node_env(url: str, **extra: str) -> dict[str, str]:
+    """A test node's environment: the database at `url`, the instant carrier simulator,
+    and `extra` (HERALD_… names)."""
+    return {"HERALD_DATABASE_URL": url, "HERALD_SIMULATOR_LATENCY": "instant", **extra}
+
+
 def credentials(workdir: Path) -> tuple[str, str]:
     pairs = dict(
         line.split("=", 1) for line in (workdir / "var" / "credentials.env").read_text().split()

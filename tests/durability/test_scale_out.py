@@ -13,11 +13,9 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import Engine, text
 
-from tests.conftest import _Postgres
-from tests.nodes import Node, first_account
+from tests.nodes import Node, first_account, node_env
 from tests.test_cli import free_port
 from tests.webhooks.receiver import Receiver
 
@@ -104,18 +102,15 @@ def _wait_until_done(engine: Engine, receiver: Receiver, timeout: float = 120.0)
 
 
 def test_three_nodes_one_killed_exactly_once_and_within_rates(
-    postgres: _Postgres | None, tmp_path: Path
+    empty_postgres: str, tmp_path: Path
 ) -> None:
-    if postgres is None:
-        pytest.skip("PostgreSQL is not available (HERALD_TEST_DATABASE_URL)")
-    url = postgres.empty()
-    env = {
-        "HERALD_DATABASE_URL": url,
-        "HERALD_SIMULATOR_LATENCY": "instant",
-        "HERALD_CALLBACK_PROCESSES": "0",
-        "HERALD_CALLBACK_TIMEOUT_S": "2",
-        "HERALD_CALLBACK_BACKOFF_S": "0.2",
-    }
+    url = empty_postgres
+    env = node_env(
+        url,
+        HERALD_CALLBACK_PROCESSES="0",
+        HERALD_CALLBACK_TIMEOUT_S="2",
+        HERALD_CALLBACK_BACKOFF_S="0.2",
+    )
     nodes = []
     for i in range(3):
         (tmp_path / f"n{i}").mkdir()
@@ -184,11 +179,9 @@ def test_three_nodes_one_killed_exactly_once_and_within_rates(
     assert "lease taken over from node" in "".join(node.log_tail(400) for node in nodes)
 
 
-def test_api_only_and_dispatch_only_nodes(postgres: _Postgres | None, tmp_path: Path) -> None:
-    if postgres is None:
-        pytest.skip("PostgreSQL is not available (HERALD_TEST_DATABASE_URL)")
-    url = postgres.empty()
-    env = {"HERALD_DATABASE_URL": url, "HERALD_SIMULATOR_LATENCY": "instant"}
+def test_api_only_and_dispatch_only_nodes(empty_postgres: str, tmp_path: Path) -> None:
+    url = empty_postgres
+    env = node_env(url)
     (tmp_path / "api").mkdir()
     (tmp_path / "dispatch").mkdir()
     api_node = Node(tmp_path / "api", free_port(), env=env, args=("--no-dispatch",)).start()

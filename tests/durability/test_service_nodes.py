@@ -6,17 +6,15 @@ scheduled message goes at its time; and each recipient keeps one sender (Sticky 
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from tests.conftest import _Postgres
-from tests.nodes import Node, first_account
+from tests.conftest import eventually
+from tests.nodes import Node, first_account, node_env
 from tests.test_cli import free_port
 
 SENDERS = [f"+1303555{n:04d}" for n in range(20)]
@@ -26,12 +24,7 @@ FINAL = ("delivered", "undelivered", "failed")
 
 
 def _start(tmp_path: Path, url: str) -> list[Node]:
-    env = {
-        "HERALD_DATABASE_URL": url,
-        "HERALD_SIMULATOR_LATENCY": "instant",
-        "HERALD_CALLBACK_PROCESSES": "0",
-        "HERALD_SCHEDULE_MIN_S": "1",
-    }
+    env = node_env(url, HERALD_CALLBACK_PROCESSES="0", HERALD_SCHEDULE_MIN_S="1")
     roles: list[tuple[str, ...]] = [(), (), ("--no-dispatch",)]
     nodes = []
     for i, args in enumerate(roles):
@@ -77,17 +70,15 @@ def _send(
                 into.append(made.json()["sid"])
 
 
-def test_service_sends_across_nodes(postgres: _Postgres | None, tmp_path: Path) -> None:
-    if postgres is None:
-        pytest.skip("PostgreSQL is not available (HERALD_TEST_DATABASE_URL)")
-    url = postgres.empty()
+def test_service_sends_across_nodes(empty_postgres: str, tmp_path: Path) -> None:
+    url = empty_postgres
     nodes = _start(tmp_path, url)
     engine, account, token = first_account(url)
     accepted: list[str] = []
     try:
         with httpx.Client(base_url=nodes[0].url, auth=(account, token)) as api:
             service = _service(api, f"/2010-04-01/Accounts/{account}")
-        _wait(engine, lambda c: c.execute(text(_MAPPED), {"n": len(RECIPIENTS)}).scalar())
+        eventually(lambda: _scalar(engine, _MAPPED, n=len(RECIPIENTS)), timeout=30)
         due = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
         threads = [
             threading.Thread(target=_send, args=(n, (account, token), service, i, due, accepted))
@@ -97,7 +88,7 @@ def test_service_sends_across_nodes(postgres: _Postgres | None, tmp_path: Path) 
             thread.start()
         for thread in threads:
             thread.join()
-        _wait(engine, lambda c: c.execute(text(_WAITING)).scalar() == 0, timeout=90)
+        eventually(lambda: _scalar(engine, _WAITING) == 0, timeout=90)
         with engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT sid, status, from_number, to_number, date_sent, send_at FROM messages")
@@ -130,13 +121,6 @@ _MAPPED = "SELECT count(*) = :n FROM sticky_mappings"
 _WAITING = "SELECT count(*) FROM messages WHERE status NOT IN ('delivered','undelivered','failed')"
 
 
-def _wait(engine, check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+def _scalar(engine: Engine, sql: str, **params: object) -> object:
     with engine.connect() as conn:
-        while time.monotonic() < deadline:
-            done = check(conn)
-            conn.rollback()
-            if done:
-                return
-            time.sleep(0.2)
-    raise AssertionError("not reached in time")
+        return conn.execute(text(sql), params).scalar()

@@ -8,11 +8,9 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import text
 
-from tests.conftest import _Postgres
-from tests.nodes import Node, first_account
+from tests.nodes import Node, first_account, node_env
 from tests.test_cli import free_port
 from tests.webhooks.receiver import Receiver, Reply
 
@@ -20,18 +18,9 @@ SENDER = "+14152030000"
 _NOT_FINAL = text("SELECT count(*) FROM messages WHERE status NOT IN ('delivered', 'undelivered')")
 
 
-def test_sigterm_hands_back_leases_and_callbacks(
-    postgres: _Postgres | None, tmp_path: Path
-) -> None:
-    if postgres is None:
-        pytest.skip("PostgreSQL is not available (HERALD_TEST_DATABASE_URL)")
-    url = postgres.empty()
-    env = {
-        "HERALD_DATABASE_URL": url,
-        "HERALD_SIMULATOR_LATENCY": "instant",
-        "HERALD_CALLBACK_TIMEOUT_S": "30",
-        "HERALD_SHUTDOWN_GRACE_S": "5",
-    }
+def test_sigterm_hands_back_leases_and_callbacks(empty_postgres: str, tmp_path: Path) -> None:
+    url = empty_postgres
+    env = node_env(url, HERALD_CALLBACK_TIMEOUT_S="30", HERALD_SHUTDOWN_GRACE_S="5")
     first = Node(tmp_path, free_port(), env=env).start()
     engine, account, token = first_account(url)
     base = f"/2010-04-01/Accounts/{account}"
