@@ -56,6 +56,10 @@ class Settings:
         address it listens on."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
+    def media_link(self, code: str) -> str:
+        """An MMS Converter link: where `/m/{code}` is served."""
+        return f"{self.link_base}/m/{code}"
+
     @property
     def credentials_path(self) -> Path:
         return self.data_dir / "credentials.env"

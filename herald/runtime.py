@@ -109,7 +109,7 @@ def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
         on_callbacks=runtime.delivery.wake,
         leased=not is_sqlite(settings.resolved_database_url),
     )
-    runtime.dispatcher.router = Router(runtime.dispatcher, runtime.new_sid, settings.link_base)
+    runtime.dispatcher.router = Router(runtime.dispatcher, runtime.new_sid, settings.media_link)
     runtime.metrics.watch_queues(runtime.dispatcher.queue_view)
     runtime.metrics.watch_leases(runtime.dispatcher.node, runtime.dispatcher.owned_senders)
     delivery = runtime.delivery

@@ -31,7 +31,7 @@ def _media_of(conn: Connection, link: str, now: int) -> list[str] | None:
 
 async def follow(request: Request) -> Response:
     runtime = runtime_of(request)
-    link = f"{runtime.settings.link_base}/m/{request.path_params['code']}"
+    link = runtime.settings.media_link(request.path_params["code"])
     urls = await runtime.db.read(lambda conn: _media_of(conn, link, runtime.clock.now_us()))
     if not urls:
         raise not_found(f"/m/{request.path_params['code']}")

@@ -27,7 +27,14 @@ from herald.api.requests import (
 )
 from herald.api.v1_paging import base_url, envelope
 from herald.carriers.network import lookup_carrier, price_of
-from herald.dispatch.decisions import addresses_of, decide, explain, recipient_of
+from herald.dispatch.decisions import (
+    addresses_of,
+    converted_to_sms,
+    converts,
+    decide,
+    explain,
+    recipient_of,
+)
 from herald.dispatch.dispatcher import sender_mps
 from herald.domain import errors, numbers, outbound
 from herald.domain.encoding import encode_body, utf16_length
@@ -201,12 +208,12 @@ async def preview(request: Request) -> Response:
     lookup = runtime.transport.lookup if runtime.transport is not None else lookup_carrier
     recipient = recipient_of(to, lookup)
     info = lookup(to)
+    row = _draft_row(account_sid, service, to, body, smart, encoded.num_segments, len(media))
 
     def read(conn: Connection) -> dict[str, Any]:
         pool = store.pool_entries(conn, service.sid)
         mapping = store.get_mapping(conn, service.sid, to)
         counts = store.mapping_counts(conn, service.sid) if service.sticky_sender else {}
-        row = _draft_row(account_sid, service, to, body, smart, encoded.num_segments, len(media))
         decision = decide(service, pool, row, recipient, mapping=mapping, waits={}, counts=counts)
         wait = None
         if decision.sender is not None:
@@ -225,10 +232,10 @@ async def preview(request: Request) -> Response:
 
     found = await runtime.db.read(read)
     # The MMS Converter would send it as SMS, with a link of this length appended.
-    converted = bool(media and service.mms_converter and info and not info.supports_mms)
+    converted = converts(service, info, row)
     if converted:
-        link = f"{runtime.settings.link_base}/m/{'x' * 7}"
-        encoded = encode_body(f"{body}\n{link}", smart=smart)
+        sms = converted_to_sms(row, runtime.settings.media_link("x" * 7))
+        encoded = encode_body(sms.text, smart=smart)
     as_mms = bool(media) and not converted
     segments = 1 if as_mms else encoded.num_segments
     price = Decimal(price_of(recipient.country, is_mms=as_mms)) * segments

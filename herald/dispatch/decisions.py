@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from herald.carriers.base import CarrierInfo
 from herald.domain import numbers
+from herald.domain.encoding import encode_body
 from herald.domain.routing import (
     Candidate,
     Options,
@@ -101,6 +102,22 @@ def given_sender(row: QueuedRow) -> RoutingDecision:
         kind = SenderKind.LONG_CODE
     sender = Candidate(sid=row.sender_sid or "", address=row.from_number, kind=kind)
     return RoutingDecision(sender=sender, rule=Rule.FROM_PARAMETER, candidates=1)
+
+
+def converts(service: Service | None, info: CarrierInfo | None, row: QueuedRow) -> bool:
+    """Whether the MMS Converter sends this message as SMS: it carries media, the service
+    converts, and the recipient's carrier takes no MMS."""
+    return bool(
+        row.num_media and service and service.mms_converter and info and not info.supports_mms
+    )
+
+
+def converted_to_sms(row: QueuedRow, link: str) -> QueuedRow:
+    """The message as the MMS Converter sends it: SMS with `link` to its media appended
+    (reference §12), counted in SMS segments."""
+    converted = replace(row, mms_link=link)
+    segments = encode_body(converted.text, smart=row.smart_encoded).num_segments
+    return replace(converted, num_segments=segments)
 
 
 def addresses_of(pool: Sequence[store.PoolEntry]) -> dict[str, str]:

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING
 import orjson
 from sqlalchemy.engine import Connection
 
-from herald.carriers.base import CarrierInfo
 from herald.clock import sleep_or_wake
 from herald.dispatch.decisions import (
     Lookup,
     Shortlists,
     addresses_of,
+    converted_to_sms,
+    converts,
     decide,
     explain,
     given_sender,
@@ -37,7 +38,6 @@ from herald.dispatch.decisions import (
 )
 from herald.dispatch.transitions import Change, finish_many
 from herald.domain import errors
-from herald.domain.encoding import encode_body
 from herald.domain.routing import (
     Candidate,
     RoutingDecision,
@@ -108,11 +108,14 @@ class _Batch:
 
 class Router:
     def __init__(
-        self, dispatcher: Dispatcher, new_sid: Callable[[Prefix], str], link_base: str
+        self,
+        dispatcher: Dispatcher,
+        new_sid: Callable[[Prefix], str],
+        media_link: Callable[[str], str],
     ) -> None:
         self.dispatcher = dispatcher
         self.new_sid = new_sid
-        self.link_base = link_base.rstrip("/")  # where MMS Converter links point
+        self.media_link = media_link  # an MMS Converter link from its code
         self.pending: dict[str, QueuedRow] = {}
         self._wake = asyncio.Event()
         self._counts: dict[str, tuple[int, dict[str, int]]] = {}
@@ -268,8 +271,9 @@ class Router:
                 sender_sid=None if sender.kind is SenderKind.ALPHANUMERIC else sender.sid,
                 status=MessageStatus.QUEUED,
             )
-            if row.num_media and service and service.mms_converter and info is not None:
-                plan.routed = self._converted(plan.routed, info)
+            if converts(service, info, row):
+                link = self.media_link(secrets.token_urlsafe(5))  # 7 characters
+                plan.routed = converted_to_sms(plan.routed, link)
             self._account_for(plan, context, batch.waits)
         explained = explain(
             decision, batch.addresses, recipient, service, carrier=info.name if info else None
@@ -277,16 +281,6 @@ class Router:
         explained["mms_link"] = plan.routed.mms_link if plan.routed else None
         plan.routing = orjson.dumps(explained).decode()
         return plan
-
-    def _converted(self, row: QueuedRow, info: CarrierInfo) -> QueuedRow:
-        """MMS Converter: to a carrier that takes no MMS, the message goes as SMS with a
-        link to its media appended (reference §12), and is counted in SMS segments."""
-        if info.supports_mms:
-            return row
-        link = f"{self.link_base}/m/{secrets.token_urlsafe(5)}"
-        converted = replace(row, mms_link=link)
-        segments = encode_body(converted.text, smart=row.smart_encoded).num_segments
-        return replace(converted, num_segments=segments)
 
     def _account_for(self, plan: _Plan, context: Context, waits: dict[str, float]) -> None:
         """Count a routed message in Scaler's load, so one batch spreads like single sends."""
