@@ -5,6 +5,7 @@ served at `/v1/Alerts`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -35,10 +36,9 @@ from herald.dispatch.decisions import (
     explain,
     recipient_of,
 )
-from herald.dispatch.dispatcher import sender_mps
+from herald.dispatch.dispatcher import backlog_in_store
 from herald.domain import errors, numbers, outbound
 from herald.domain.encoding import encode_body, utf16_length
-from herald.domain.ratelimit import INTERNATIONAL_MPS
 from herald.domain.senders import SenderKind
 from herald.domain.services import Service
 from herald.domain.sids import Prefix, is_sid
@@ -216,9 +216,14 @@ async def preview(request: Request) -> Response:
         counts = store.mapping_counts(conn, service.sid) if service.sticky_sender else {}
         decision = decide(service, pool, row, recipient, mapping=mapping, waits={}, counts=counts)
         wait = None
-        if decision.sender is not None:
-            wait = _queue_wait(conn, account_sid, decision.sender.sid, decision.sender.address,
-                               decision.sender.kind)  # fmt: skip
+        sender = decision.sender
+        if sender is not None:  # the seconds its backlog takes at its rate
+            alpha = sender.kind is SenderKind.ALPHANUMERIC
+            on_sender = replace(
+                row, from_number=sender.address, sender_sid=None if alpha else sender.sid
+            )
+            backlog, mps = backlog_in_store(conn, on_sender)
+            wait = round(backlog / mps, 3)
         return {
             "decision": explain(
                 decision,
@@ -267,22 +272,6 @@ def _draft_row(
         num_segments=segments, num_media=media, validity_period=None, status_callback=None,
         status=MessageStatus.ACCEPTED, date_created=0,
     )  # fmt: skip
-
-
-def _queue_wait(
-    conn: Connection, account_sid: str, sid: str, address: str, kind: SenderKind
-) -> float:
-    """Seconds the segments already waiting for the sender take at its rate."""
-    alpha = kind is SenderKind.ALPHANUMERIC
-    row = dispatch_store.QueuedRow(
-        id=0, sid="", account_sid=account_sid, messaging_service_sid=None, from_number=address,
-        to_number="", sender_sid=None if alpha else sid, body="", smart_encoded=False,
-        num_segments=0, num_media=0, validity_period=None, status_callback=None,
-        status=MessageStatus.QUEUED, date_created=0,
-    )  # fmt: skip
-    sender = None if alpha else dispatch_store.sender(conn, sid)
-    mps = INTERNATIONAL_MPS if sender is None else sender_mps(sender)
-    return round(dispatch_store.backlog_segments(conn, row) / mps, 3)
 
 
 # ---- Alerts ---------------------------------------------------------------------------

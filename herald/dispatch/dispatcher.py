@@ -567,13 +567,22 @@ def check_overflow_in_store(
     """The overflow rule (21611) from the store's count of the sender's waiting segments:
     for a node that does not hold the sender's queue (an API-only node, or the sender is
     leased to another). Concurrent creates on several nodes may each pass it at the edge."""
+    backlog, mps = backlog_in_store(conn, row, senders)
+    if would_overflow(backlog, segments, mps, horizon_s):
+        raise errors.QueueFull()
+
+
+def backlog_in_store(
+    conn: Connection, row: QueuedRow, senders: dict[str, store.SenderRow | None] | None = None
+) -> tuple[int, int]:
+    """The segments waiting for the row's sender, counted in the store, and the sender's
+    MPS (`senders` caches the senders' details)."""
     senders = {} if senders is None else senders
     if row.sender_sid and row.sender_sid not in senders:
         senders[row.sender_sid] = store.sender(conn, row.sender_sid)
     sender = senders.get(row.sender_sid or "")
     mps = INTERNATIONAL_MPS if sender is None else sender_mps(sender)
-    if would_overflow(store.backlog_segments(conn, row), segments, mps, horizon_s):
-        raise errors.QueueFull()
+    return store.backlog_segments(conn, row), mps
 
 
 def sender_mps(sender: store.SenderRow) -> int:
