@@ -62,10 +62,11 @@ def not_found(what: str) -> errors.NotFound:
     return errors.NotFound(f"The requested resource {what} was not found")
 
 
-async def fetch_owned(request: Request, load: Loader[T], what: str) -> T:
-    """The caller's resource named by the path's `sid`; 20404 when it has none by that SID."""
+async def fetch_owned(request: Request, load: Loader[T], what: str, param: str = "sid") -> T:
+    """The caller's resource named by the path's `param`; 20404 when it has none by that
+    SID."""
     account = await account_of(request)
-    sid = request.path_params["sid"]
+    sid = request.path_params[param]
     found = await runtime_of(request).db.read(lambda conn: load(conn, account.sid, sid))
     if found is None:
         raise not_found(f"{what}/{sid}")

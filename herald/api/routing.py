@@ -19,6 +19,7 @@ from herald.api import render
 from herald.api.paging import page_request
 from herald.api.requests import (
     account_of,
+    fetch_owned,
     form_of,
     json,
     no_content,
@@ -84,15 +85,9 @@ async def message_routing(request: Request) -> Response:
 # ---- Sticky Sender mappings -----------------------------------------------------------
 
 
-async def _service(request: Request) -> tuple[str, Service]:
-    account = await account_of(request)
-    sid = request.path_params["service_sid"]
-    service = await runtime_of(request).db.read(
-        lambda conn: service_store.get_service(conn, account.sid, sid)
-    )
-    if service is None:
-        raise not_found(f"{render.SERVICES}/{sid}")
-    return account.sid, service
+async def _service(request: Request) -> Service:
+    """The caller's service named by the path."""
+    return await fetch_owned(request, service_store.get_service, render.SERVICES, "service_sid")
 
 
 def _mapping(mapping: store.Mapping, base: str) -> dict[str, Any]:
@@ -115,7 +110,7 @@ def _recipient(raw: str) -> str:
 
 
 async def list_mappings(request: Request) -> Response:
-    _, service = await _service(request)
+    service = await _service(request)
     query = query_of(request)
     page = page_request(query)
     sender = query.get("SenderSid") or None
@@ -139,7 +134,7 @@ async def list_mappings(request: Request) -> Response:
 
 
 async def fetch_mapping(request: Request) -> Response:
-    _, service = await _service(request)
+    service = await _service(request)
     to = _recipient(request.path_params["to"])
     found = await runtime_of(request).db.read(lambda conn: store.get_mapping(conn, service.sid, to))
     if found is None:
@@ -149,7 +144,7 @@ async def fetch_mapping(request: Request) -> Response:
 
 async def pin_mapping(request: Request) -> Response:
     """Map a recipient to a sender of the pool by hand (`To`, `SenderSid`)."""
-    _, service = await _service(request)
+    service = await _service(request)
     form = await form_of(request)
     raw_to = request.path_params.get("to") or form.get("To")
     if not raw_to:
@@ -173,7 +168,7 @@ async def pin_mapping(request: Request) -> Response:
 
 
 async def delete_mapping(request: Request) -> Response:
-    _, service = await _service(request)
+    service = await _service(request)
     to = _recipient(request.path_params["to"])
     if not await runtime_of(request).db.write(
         lambda conn: store.delete_mapping(conn, service.sid, to)
@@ -189,7 +184,8 @@ async def preview(request: Request) -> Response:
     """What sending `Body` to `To` through the service would do, sending nothing: the
     smart-encoded body, its encoding and segments, the sender and why, the wait in its
     queue and the price."""
-    account_sid, service = await _service(request)
+    service = await _service(request)
+    account_sid = service.account_sid
     form = await form_of(request)
     runtime = runtime_of(request)
     raw_to = form.get("To")
