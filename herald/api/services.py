@@ -31,7 +31,6 @@ from herald.api.requests import (
 )
 from herald.api.v1_paging import base_url, envelope, page_request
 from herald.api.webhook_params import method_param, url_param
-from herald.domain import errors
 from herald.domain.services import (
     SCAN_CHOICES,
     Service,
@@ -43,7 +42,6 @@ from herald.domain.sids import Prefix
 from herald.store import services as store
 
 PATH = render.SERVICES
-MAX_URL = 1024  # the size of the services table's URL columns
 _URLS = (
     ("InboundRequestUrl", "inbound_request_url"),
     ("FallbackUrl", "fallback_url"),
@@ -63,13 +61,9 @@ _FLAGS = (
 
 
 def _url(form: Form, param: str) -> str | None:
-    """An absolute http(s) URL that fits its column, or None to clear it (20001 otherwise)."""
-    value = url_param(form, param)
-    if len(value) > MAX_URL or "\x00" in value:
-        raise errors.InvalidParameter(
-            f"{param} must be a URL of at most {MAX_URL} characters, without NUL characters"
-        )
-    return value or None
+    """An absolute http(s) URL that fits its column (`url_param`'s checks), or None to
+    clear it."""
+    return url_param(form, param) or None
 
 
 def _webhooks(form: Form) -> dict[str, Any]:
