@@ -61,6 +61,7 @@ TOLL_FREE_CODES = ("800", "833", "844", "855", "866", "877", "888")
 UNDELIVERED_SUFFIXES = ("3003", "3007")  # the simulator's test numbers: undelivered 30003/30007
 POLL_S = 0.2
 REPORT_S = 10.0
+METRICS_TOKEN = "bench-metrics-token-0123456789"  # the server's HERALD_METRICS_TOKEN
 
 # Bodies by (weight, template): GSM-7 and UCS-2, 1 to 3 segments (≈1.6 on average). The
 # counter is zero-padded, so every body of a template has the same length and segments.
@@ -347,6 +348,7 @@ def herald_env(opts: Options, data_dir: Path) -> dict[str, str]:
         "HERALD_SIMULATOR_SEED": "1",
         "HERALD_SQLITE_SYNCHRONOUS": opts.herald_sync,
         "HERALD_CALLBACK_PROCESSES": str(opts.callback_processes),
+        "HERALD_METRICS_TOKEN": METRICS_TOKEN,
     }
     env.pop("HERALD_DATABASE_URL", None)
     return env
@@ -499,7 +501,8 @@ def insert_messages(db_path: Path, rows: Iterator[dict[str, Any]]) -> tuple[int,
 def herald_metrics(port: int) -> dict[str, float]:
     """Herald's /metrics as {'name{labels}': value}; empty if it cannot be read."""
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers=auth, timeout=10).text
     except httpx.HTTPError:
         return {}
     pairs = (line.rsplit(" ", 1) for line in text.splitlines() if line[:1] not in ("#", ""))

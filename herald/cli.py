@@ -3,6 +3,7 @@
     herald serve [--host H] [--port P]          start the API (migrates first)
     herald accounts create [--friendly-name N] [--test] [--json]
     herald accounts list [--json]
+    herald accounts rotate-token AC… [--json]
     herald migrate
 
 Every flag has a `HERALD_*` twin (see config.py); a flag wins over its variable.
@@ -16,8 +17,12 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from herald import config
+
+if TYPE_CHECKING:
+    from herald.runtime import Runtime
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true", help="print JSON")
     listing = account_commands.add_parser("list", help="list accounts")
     listing.add_argument("--json", action="store_true", help="print JSON")
+    rotate = account_commands.add_parser(
+        "rotate-token", help="give an account a new auth token; every earlier one stops working"
+    )
+    rotate.add_argument("account_sid", metavar="AC…")
+    rotate.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -126,32 +136,38 @@ def _serve(settings: config.Settings) -> int:
 
 
 def _accounts(settings: config.Settings, args: argparse.Namespace) -> int:
-    from herald.provisioning import create_account
+    from herald.provisioning import create_account, rotate_token
     from herald.runtime import build
-    from herald.store import accounts as account_store
 
     runtime = build(settings)
     try:
         if args.accounts_command == "create":
             account = create_account(runtime, friendly_name=args.friendly_name, is_test=args.test)
-            if args.json:
-                print(json.dumps({"sid": account.sid, "auth_token": account.auth_token}))
-            else:
-                print(f"AccountSid: {account.sid}\nAuthToken:  {account.auth_token}")
-            return 0
-        rows = runtime.db.run(account_store.list_accounts)
-        if args.json:
-            print(
-                json.dumps(
-                    [
-                        {"sid": a.sid, "friendly_name": a.friendly_name, "test": a.is_test}
-                        for a in rows
-                    ]
-                )
-            )
+        elif args.accounts_command == "rotate-token":
+            found = rotate_token(runtime, args.account_sid)
+            if found is None:
+                print(f"herald: no account {args.account_sid}", file=sys.stderr)
+                return 1
+            account = found
         else:
-            for a in rows:
-                print(f"{a.sid}  {'test ' if a.is_test else 'live '} {a.friendly_name}")
+            _list_accounts(runtime, as_json=args.json)
+            return 0
+        if args.json:
+            print(json.dumps({"sid": account.sid, "auth_token": account.auth_token}))
+        else:
+            print(f"AccountSid: {account.sid}\nAuthToken:  {account.auth_token}")
         return 0
     finally:
         runtime.close()
+
+
+def _list_accounts(runtime: Runtime, *, as_json: bool) -> None:
+    from herald.store import accounts as account_store
+
+    rows = runtime.db.run(account_store.list_accounts)
+    if as_json:
+        listed = [{"sid": a.sid, "friendly_name": a.friendly_name, "test": a.is_test} for a in rows]
+        print(json.dumps(listed))
+        return
+    for a in rows:
+        print(f"{a.sid}  {'test ' if a.is_test else 'live '} {a.friendly_name}")

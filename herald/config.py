@@ -44,6 +44,7 @@ class Settings:
     callback_concurrency: int = 128
     callback_per_host: int = 64
     callback_processes: int = 1  # helper processes that sign and post; 0: in this process
+    metrics_token: str | None = None  # /metrics answers only `Authorization: Bearer` this
 
     @property
     def resolved_database_url(self) -> str:
@@ -152,6 +153,12 @@ def _url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _token(raw: str) -> str:
+    if len(raw) < 16 or not raw.isascii() or not raw.isprintable() or " " in raw:
+        raise ValueError("must be at least 16 printable ASCII characters without spaces")
+    return raw
+
+
 def load(environ: Mapping[str, str]) -> Settings:
     """Build Settings from `HERALD_*` variables; unset ones keep their defaults."""
     d = Settings()
@@ -203,6 +210,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         callback_processes=_parse(
             environ, "HERALD_CALLBACK_PROCESSES", _non_negative_int, d.callback_processes
         ),
+        metrics_token=_parse(environ, "HERALD_METRICS_TOKEN", _token, d.metrics_token),
     )
 
 

@@ -16,7 +16,9 @@ from prometheus_client.registry import Collector
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300)
 WAIT_BUCKETS = (0.01, 0.1, 1, 10, 60, 600, 3600, 14_400, 36_000)
 
-QueueView = Callable[[], list[tuple[str, int, float]]]  # sender, backlog segments, head wait s
+# A queue's key (its sender's SID, or account/alpha-ID: unique), its address, the segments
+# waiting and how long its head has waited (s).
+QueueView = Callable[[], list[tuple[str, str, int, float]]]
 CallbackView = Callable[[], dict[str, int]]  # delivered, failed_attempts, dead, in_flight
 
 
@@ -73,17 +75,18 @@ class _QueueCollector(Collector):
         self._view = view
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["sender", "address"]  # the sender's SID (or account/ID), what it sends as
         depth = GaugeMetricFamily(
-            "herald_queue_depth_segments", "Segments waiting per sender", labels=["sender"]
+            "herald_queue_depth_segments", "Segments waiting per sender", labels=labels
         )
         wait = GaugeMetricFamily(
             "herald_queue_oldest_wait_seconds",
             "How long the oldest waiting message of each sender has waited",
-            labels=["sender"],
+            labels=labels,
         )
-        for sender, backlog, head_wait in self._view():
-            depth.add_metric([sender], backlog)
-            wait.add_metric([sender], head_wait)
+        for key, address, backlog, head_wait in self._view():
+            depth.add_metric([key, address], backlog)
+            wait.add_metric([key, address], head_wait)
         yield depth
         yield wait
 

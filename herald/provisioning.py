@@ -49,6 +49,20 @@ def new_key(runtime: Runtime, account_sid: str, friendly_name: str) -> tuple[Api
     return key, secret
 
 
+def rotate_token(runtime: Runtime, account_sid: str) -> Account | None:
+    """A new auth token for the account, replacing every earlier one (`herald accounts
+    rotate-token`); the credentials file follows when it holds this account."""
+    token = runtime.new_secret()
+    now = runtime.clock.now_us()
+    account = runtime.db.run(
+        lambda conn: account_store.replace_auth_token(conn, account_sid, token, now)
+    )
+    path = runtime.settings.credentials_path
+    if account is not None and path.exists() and account.sid in path.read_text():
+        write_credentials(path, account)
+    return account
+
+
 def ensure_first_account(runtime: Runtime) -> Account | None:
     """Create the first account when the database has none; return it if created."""
     if runtime.db.run(account_store.count_accounts) > 0:

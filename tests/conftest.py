@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
@@ -33,6 +34,8 @@ from herald.store.db import normalize_url
 
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
+METRICS_TOKEN = "metrics-token-for-the-tests"  # what test servers' /metrics asks for
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def eventually(check: Callable[[], T], timeout: float = 10.0) -> T:
@@ -152,6 +155,12 @@ class Herald:
     def url(self, account: Account, path: str) -> str:
         return f"{self.base_url}/2010-04-01/Accounts/{account.sid}/{path}"
 
+    def metrics(self) -> str:
+        """/metrics, scraped as Prometheus would with the token."""
+        response = httpx.get(f"{self.base_url}/metrics", headers=METRICS_AUTH)
+        assert response.status_code == 200, response.text
+        return response.text
+
 
 def client_for(
     base_url: str, username: str, password: str, account_sid: str | None = None
@@ -206,7 +215,11 @@ def herald(
     url = database_url(request.param, postgres, tmp)
     dispatch = getattr(request.module, "DISPATCH", True)
     settings = Settings(
-        data_dir=tmp, database_url=url, simulator_latency="instant", dispatch=dispatch
+        data_dir=tmp,
+        database_url=url,
+        simulator_latency="instant",
+        dispatch=dispatch,
+        metrics_token=METRICS_TOKEN,
     ).with_overrides(**getattr(request.module, "SETTINGS", {}))
     runtime = build(settings)
     server = _Server(runtime)

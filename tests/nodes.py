@@ -15,6 +15,7 @@ import httpx
 from sqlalchemy import Engine, create_engine, text
 
 from herald.store.db import normalize_url
+from tests.conftest import METRICS_AUTH, METRICS_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +73,9 @@ class Node:
         self.proc.terminate()
         return self.proc.wait(timeout)
 
+    def metrics(self) -> httpx.Response:
+        return httpx.get(self.url + "/metrics", headers=METRICS_AUTH, timeout=2)
+
     def log_tail(self, lines: int = 40) -> str:
         path = self.workdir / f"node-{self.port}.log"
         text = path.read_text(errors="replace") if path.exists() else ""
@@ -81,7 +85,12 @@ class Node:
 def node_env(url: str, **extra: str) -> dict[str, str]:
     """A test node's environment: the database at `url`, the instant carrier simulator,
     and `extra` (HERALD_… names)."""
-    return {"HERALD_DATABASE_URL": url, "HERALD_SIMULATOR_LATENCY": "instant", **extra}
+    return {
+        "HERALD_DATABASE_URL": url,
+        "HERALD_SIMULATOR_LATENCY": "instant",
+        "HERALD_METRICS_TOKEN": METRICS_TOKEN,
+        **extra,
+    }
 
 
 def credentials(workdir: Path) -> tuple[str, str]:

@@ -172,3 +172,36 @@ def test_bad_configuration_names_the_variable(tmp_path: Path) -> None:
     result = subprocess.run([*HERALD, "accounts", "list"], env=env, capture_output=True, text=True)
     assert result.returncode == 2
     assert "HERALD_PORT='eighty'" in result.stderr
+
+
+def test_accounts_rotate_token(served: tuple[Path, int, str]) -> None:
+    """The new token works and the old one stops (within the server's auth cache time);
+    the credentials file follows, so the README's examples keep working."""
+    workdir, port, _ = served
+    old = credentials(workdir)
+    sid = old["TWILIO_ACCOUNT_SID"]
+    rotated = subprocess.run(
+        [*HERALD, "accounts", "rotate-token", sid, "--json"],
+        cwd=workdir,
+        env=env_for(workdir),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    new = json.loads(rotated.stdout)["auth_token"]
+    assert new != old["TWILIO_AUTH_TOKEN"] and len(new) == 32
+    assert credentials(workdir)["TWILIO_AUTH_TOKEN"] == new
+    url = f"http://127.0.0.1:{port}/2010-04-01/Accounts/{sid}/Messages.json"
+    assert httpx.get(url, auth=(sid, new)).status_code == 200
+    deadline = time.monotonic() + 10  # HERALD_AUTH_CACHE_S (5 s) on the running server
+    while httpx.get(url, auth=(sid, old["TWILIO_AUTH_TOKEN"])).status_code != 401:
+        assert time.monotonic() < deadline, "the old token still works"
+        time.sleep(0.2)
+    missing = subprocess.run(
+        [*HERALD, "accounts", "rotate-token", "AC" + "0" * 32],
+        cwd=workdir,
+        env=env_for(workdir),
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1 and "no account" in missing.stderr

@@ -95,3 +95,12 @@ def test_errors_name_the_variable_and_value(name: str, value: str) -> None:
 def test_overrides_keep_unset_fields() -> None:
     settings = load({"HERALD_PORT": "9000"}).with_overrides(port=None, host="::1")
     assert settings.port == 9000 and settings.host == "::1"
+
+
+def test_metrics_token_is_off_by_default_and_must_be_long() -> None:
+    assert load({}).metrics_token is None
+    token = "a-scraper-token-of-some-length"
+    assert load({"HERALD_METRICS_TOKEN": token}).metrics_token == token
+    for bad in ("short", "has a space in the middle", "ünïcödé-is-not-ascii-x"):
+        with pytest.raises(ConfigError, match="HERALD_METRICS_TOKEN"):
+            load({"HERALD_METRICS_TOKEN": bad})

@@ -4,6 +4,7 @@ response and in every request's log line, and a lifespan that closes the runtime
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -20,11 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from herald.api import (
     accounts,
+    auth_tokens,
     dead_letters,
     keys,
     media_links,
     messages,
     numbers,
+    paths,
     routing,
     services,
     short_codes,
@@ -38,8 +41,8 @@ access_log = logging.getLogger("herald.access")
 log = logging.getLogger("herald")
 NODE_PATHS = ("/healthz", "/metrics")  # what a dispatch-only node serves
 
-A = "/2010-04-01/Accounts/{account_sid}"
-H = "/herald/v1/Accounts/{account_sid}"  # Herald's own resources
+A = paths.ACCOUNT
+H = paths.HERALD
 
 
 async def healthz(_request: Request) -> Response:
@@ -47,7 +50,17 @@ async def healthz(_request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    """Prometheus metrics, for a scraper that presents `HERALD_METRICS_TOKEN` as a bearer
+    token; without the setting, for no one (they name every account and sender)."""
     runtime: Runtime = request.app.state.runtime
+    expected = runtime.settings.metrics_token
+    if expected is None:
+        raise errors.MetricsDisabled()
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), expected.encode()
+    ):
+        raise errors.MetricsUnauthorized()
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -88,6 +101,7 @@ def routes() -> list[Route]:
         Route(f"{H}/DeadLetters.json", dead_letters.list_, methods=["GET"]),
         Route(f"{H}/DeadLetters/{{id}}/Retry.json", dead_letters.retry, methods=["POST"]),
         *services.routes(),
+        *auth_tokens.routes(),
         *routing.routes(),
         *media_links.routes(),
     ]

@@ -1,8 +1,11 @@
 """HTTP Basic authentication with an Auth Token or an API key (reference §1.2).
 
-Credentials are compared in constant time. Verified credentials are remembered for a
-few seconds (`HERALD_AUTH_CACHE_S`) so the hot path does not wait on the database;
-this process forgets a key the moment it is deleted, other processes within that time.
+Credentials are compared in constant time. What a username proves is remembered for a
+few seconds (`HERALD_AUTH_CACHE_S`), an unknown username included, so the hot path does
+not wait on the database and a stream of made-up SIDs costs one read each per period,
+answered as fast as a known one (no existence oracle). This process forgets a key the
+moment it is deleted and a token the moment it changes; other processes within that
+time. The remembered usernames are bounded, oldest forgotten first.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from sqlalchemy.engine import Connection
 
 from herald.clock import Clock
 from herald.domain import errors
-from herald.domain.accounts import Account
+from herald.domain.access import Caller, Credential
 from herald.domain.sids import Prefix, is_sid
 from herald.store import accounts as account_store
 from herald.store.db import Database
+
+MAX_REMEMBERED = 100_000
+_NOTHING = hashlib.sha256(b"no such credential").hexdigest()  # compared against when unknown
 
 
 def hash_secret(secret: str) -> str:
@@ -30,8 +36,8 @@ def hash_secret(secret: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Entry:
     expires_us: int
-    secret: str  # the auth token, or the hash of an API key's secret
-    account: Account
+    secrets: tuple[str, ...]  # the auth tokens, or the hash of an API key's secret
+    caller: Caller | None  # None: the username names no credential
 
 
 class Authenticator:
@@ -44,44 +50,57 @@ class Authenticator:
     def forget(self, username: str) -> None:
         self._cache.pop(username, None)
 
-    async def authenticate(self, header: str | None, account_sid: str | None) -> Account:
-        """The account the credentials prove; 20003 when they prove none, 20404 when the
-        path names another account than theirs (its existence is not revealed)."""
+    async def authenticate(self, header: str | None, account_sid: str | None) -> Caller:
+        """Who the credentials prove; 20003 when they prove none, 20404 when the path
+        names another account than theirs (its existence is not revealed)."""
         username, password = _basic(header)
         entry = await self._lookup(username)
         presented = password if username.startswith("AC") else hash_secret(password)
-        if entry is None or not hmac.compare_digest(presented, entry.secret):
+        if not _matches(presented, entry.secrets) or entry.caller is None:
             raise errors.AuthenticationFailed()
-        if entry.account.status != "active":
+        account = entry.caller.account
+        if account.status != "active":
             raise errors.AuthenticationFailed("Authenticate: this account is not active")
-        if account_sid is not None and account_sid != entry.account.sid:
+        if account_sid is not None and account_sid != account.sid:
             raise errors.NotFound(f"The requested resource /Accounts/{account_sid} was not found")
-        return entry.account
+        return entry.caller
 
-    async def _lookup(self, username: str) -> _Entry | None:
+    async def _lookup(self, username: str) -> _Entry:
         now = self._clock.now_us()
         entry = self._cache.get(username)
         if entry is not None and entry.expires_us > now:
             return entry
-        entry = await self._db.read(lambda conn: _load(conn, username, now + self._ttl_us))
-        if entry is None:
-            self._cache.pop(username, None)
-        else:
-            self._cache[username] = entry
+        expires = now + self._ttl_us
+        if is_sid(username, Prefix.ACCOUNT) or is_sid(username, Prefix.API_KEY):
+            entry = await self._db.read(lambda conn: _load(conn, username, expires))
+        else:  # cannot name a credential: nothing to read, nothing worth remembering
+            return _Entry(expires, (_NOTHING,), None)
+        self._cache.pop(username, None)
+        self._cache[username] = entry
+        if len(self._cache) > MAX_REMEMBERED:
+            del self._cache[next(iter(self._cache))]
         return entry
 
 
-def _load(conn: Connection, username: str, expires_us: int) -> _Entry | None:
-    if is_sid(username, Prefix.ACCOUNT):
+def _matches(presented: str, secrets: tuple[str, ...]) -> bool:
+    """Whether any secret matches, comparing against every one (constant time)."""
+    found = False
+    for secret in secrets:
+        found |= hmac.compare_digest(presented.encode(), secret.encode())
+    return found
+
+
+def _load(conn: Connection, username: str, expires_us: int) -> _Entry:
+    if username.startswith("AC"):
         account = account_store.get_account(conn, username)
-        return _Entry(expires_us, account.auth_token, account) if account else None
-    if is_sid(username, Prefix.API_KEY):
+        if account is not None:
+            return _Entry(expires_us, account.auth_tokens, Caller(account, Credential.AUTH_TOKEN))
+    else:
         key = account_store.get_key(conn, username)
-        if key is None:
-            return None
-        owner = account_store.get_account(conn, key.account_sid)
-        return _Entry(expires_us, key.secret_hash, owner) if owner else None
-    return None
+        owner = account_store.get_account(conn, key.account_sid) if key else None
+        if key is not None and owner is not None:
+            return _Entry(expires_us, (key.secret_hash,), Caller(owner, Credential.API_KEY))
+    return _Entry(expires_us, (_NOTHING,), None)
 
 
 def _basic(header: str | None) -> tuple[str, str]:

@@ -21,7 +21,10 @@ def error_response(error: errors.TwilioError) -> Response:
         "more_info": error.more_info,
         "status": error.status,
     }
-    return Response(orjson.dumps(body), status_code=error.status, media_type="application/json")
+    headers = {"WWW-Authenticate": error.challenge} if error.challenge else None
+    return Response(
+        orjson.dumps(body), status_code=error.status, headers=headers, media_type="application/json"
+    )
 
 
 async def on_twilio_error(_request: Request, exc: Exception) -> Response:

@@ -12,7 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from herald.api.forms import Form
-from herald.domain import errors
+from herald.api.paths import resource_of
+from herald.domain import access, errors
+from herald.domain.access import Caller
 from herald.domain.accounts import Account
 from herald.runtime import Runtime
 
@@ -29,13 +31,24 @@ def runtime_of(request: Request) -> Runtime:
 
 async def account_of(request: Request) -> Account:
     """Authenticate the caller for the account in the path (v1 paths name none: the
-    credentials' own). Test credentials reach only the 2010 API, as at Twilio (20008)."""
+    credentials' own), and refuse credentials this route is not open to (20003 for a
+    standard API key on the account, its keys or tokens; 20008 for test credentials)."""
+    return (await caller_of(request)).account
+
+
+async def caller_of(request: Request) -> Caller:
     runtime = runtime_of(request)
     account_sid = request.path_params.get("account_sid")
-    account = await runtime.auth.authenticate(request.headers.get("authorization"), account_sid)
-    if account.is_test and request.url.path.startswith("/v1/"):
-        raise errors.TestCredentialsNotAllowed()
-    return account
+    caller = await runtime.auth.authenticate(request.headers.get("authorization"), account_sid)
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    refused = access.refusal(
+        caller.credential,
+        is_test=caller.account.is_test,
+        resource=resource_of(request.method, route),
+    )
+    if refused is not None:
+        raise refused
+    return caller
 
 
 async def form_of(request: Request) -> Form:

@@ -287,13 +287,14 @@ class Dispatcher:
             self._group = None
             await self.transport.close()
 
-    def queue_view(self) -> list[tuple[str, int, float]]:
-        """(sender, backlog segments, seconds the head has waited) for /metrics."""
+    def queue_view(self) -> list[tuple[str, str, int, float]]:
+        """(sender key, address, backlog segments, seconds the head has waited) for
+        /metrics."""
         now = self.clock.now_us()
         view = []
         for q in self.queues.values():
             head = q.head_created_us()
-            view.append((q.address, q.backlog, (now - head) / SECOND_US if head else 0.0))
+            view.append((q.key, q.address, q.backlog, (now - head) / SECOND_US if head else 0.0))
         return view
 
     async def _reconcile_sent(self) -> None:

@@ -14,6 +14,15 @@ class Account:
     is_test: bool
     date_created: int
     date_updated: int
+    secondary_auth_token: str | None = None  # valid too, until promoted or deleted
+    secondary_date_created: int | None = None
+
+    @property
+    def auth_tokens(self) -> tuple[str, ...]:
+        """Every token that authenticates this account now."""
+        if self.secondary_auth_token is None:
+            return (self.auth_token,)
+        return (self.auth_token, self.secondary_auth_token)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,6 +19,7 @@ class TwilioError(HeraldError):
 
     code: ClassVar[int] = 20500
     status: ClassVar[int] = 500
+    challenge: ClassVar[str | None] = None  # a 401's WWW-Authenticate: how to authenticate
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or (type(self).__doc__ or "").strip()
@@ -41,6 +42,7 @@ class AuthenticationFailed(TwilioError):
 
     code = 20003
     status = 401
+    challenge = 'Basic realm="Herald API"'
 
 
 class MethodNotAllowed(TwilioError):
@@ -48,6 +50,30 @@ class MethodNotAllowed(TwilioError):
 
     code = 20004
     status = 405
+
+
+class KeyNotPermitted(TwilioError):
+    """Permission Denied: standard API keys cannot use the Accounts, Keys or Auth Token
+    resources; use the account's Auth Token"""
+
+    code = 20003
+    status = 403
+
+
+class MetricsDisabled(TwilioError):
+    """Metrics are served only when HERALD_METRICS_TOKEN is set, to a scraper presenting it
+    as a bearer token"""
+
+    code = 20003
+    status = 403
+
+
+class MetricsUnauthorized(TwilioError):
+    """Metrics need `Authorization: Bearer <HERALD_METRICS_TOKEN>`"""
+
+    code = 20003
+    status = 401
+    challenge = 'Bearer realm="Herald metrics"'
 
 
 class TestCredentialsNotAllowed(TwilioError):

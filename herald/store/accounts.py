@@ -20,6 +20,8 @@ def _account(row: Any) -> Account:
         is_test=bool(row.is_test),
         date_created=row.date_created,
         date_updated=row.date_updated,
+        secondary_auth_token=row.secondary_auth_token,
+        secondary_date_created=row.secondary_date_created,
     )
 
 
@@ -57,6 +59,57 @@ def get_account(conn: Connection, sid: str) -> Account | None:
 def list_accounts(conn: Connection) -> list[Account]:
     rows = conn.execute(select(accounts).order_by(accounts.c.date_created, accounts.c.sid))
     return [_account(row) for row in rows]
+
+
+def create_secondary_token(conn: Connection, sid: str, token: str, now: int) -> Account | None:
+    """Give the account a secondary token (replacing any it had); None when no account."""
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.sid == sid)
+        .values(secondary_auth_token=token, secondary_date_created=now, date_updated=now)
+    )
+    return get_account(conn, sid)
+
+
+def delete_secondary_token(conn: Connection, sid: str, now: int) -> bool:
+    """Drop the account's secondary token; False when it had none."""
+    result = conn.execute(
+        update(accounts)
+        .where(accounts.c.sid == sid, accounts.c.secondary_auth_token.is_not(None))
+        .values(secondary_auth_token=None, secondary_date_created=None, date_updated=now)
+    )
+    return result.rowcount > 0
+
+
+def promote_secondary_token(conn: Connection, sid: str, now: int) -> Account | None:
+    """The secondary token becomes the only one (the primary stops working); None when
+    the account has no secondary token."""
+    result = conn.execute(
+        update(accounts)
+        .where(accounts.c.sid == sid, accounts.c.secondary_auth_token.is_not(None))
+        .values(
+            auth_token=accounts.c.secondary_auth_token,
+            secondary_auth_token=None,
+            secondary_date_created=None,
+            date_updated=now,
+        )
+    )
+    return get_account(conn, sid) if result.rowcount else None
+
+
+def replace_auth_token(conn: Connection, sid: str, token: str, now: int) -> Account | None:
+    """A new primary token at once; every earlier token, secondary included, stops working."""
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.sid == sid)
+        .values(
+            auth_token=token,
+            secondary_auth_token=None,
+            secondary_date_created=None,
+            date_updated=now,
+        )
+    )
+    return get_account(conn, sid)
 
 
 def count_accounts(conn: Connection) -> int:

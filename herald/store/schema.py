@@ -50,6 +50,8 @@ accounts = Table(
     Column("status", String(16), nullable=False, server_default="active"),
     Column("is_test", Boolean, nullable=False, server_default="0"),
     *_dates(),
+    Column("secondary_auth_token", String(64)),  # also valid while a rotation is under way
+    Column("secondary_date_created", Micros),
 )
 
 api_keys = Table(

@@ -127,7 +127,7 @@ def test_service_send_is_accepted_then_routed_queued_and_delivered(
     assert [r["reason"] for r in decision["rejected"]] == [
         "not the recipient's area code or an overlay of it"
     ]
-    metrics = httpx.get(f"{herald.base_url}/metrics").text
+    metrics = herald.metrics()
     assert 'herald_routing_decisions_total{rule="area_code_geomatch"}' in metrics
 
 

@@ -43,7 +43,7 @@ def busiest_second(log: list[tuple[str, int]]) -> int:
 
 def _owned(node: Node) -> int:
     try:
-        text_ = httpx.get(node.url + "/metrics", timeout=2).text
+        text_ = node.metrics().text
     except httpx.TransportError:
         return 0
     for line in text_.splitlines():
@@ -200,7 +200,7 @@ def test_api_only_and_dispatch_only_nodes(empty_postgres: str, tmp_path: Path) -
             # The dispatch-only node serves no API, only its health and metrics.
             other = httpx.get(dispatcher.url + f"{base}/Messages/{sid}.json", auth=(account, token))
             assert other.status_code == 404
-            assert httpx.get(dispatcher.url + "/metrics").status_code == 200
+            assert dispatcher.metrics().status_code == 200
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 status = api.get(f"{base}/Messages/{sid}.json").json()["status"]
@@ -208,7 +208,7 @@ def test_api_only_and_dispatch_only_nodes(empty_postgres: str, tmp_path: Path) -
                     break
                 time.sleep(0.2)
             assert status == "delivered"
-            assert 'herald_owned_senders{node="' in httpx.get(dispatcher.url + "/metrics").text
+            assert 'herald_owned_senders{node="' in dispatcher.metrics().text
     finally:
         dispatcher.stop()
         api_node.stop()
