@@ -65,11 +65,13 @@ LENGTHS: dict[str, int] = {
     "RegisteredIn": 1024,  # ISO codes, comma-separated (Herald's)
 }
 
-# Where Twilio reports a long value of a send parameter with the parameter's own code.
+# Where a long value of a send parameter has the parameter's own code: Twilio's, or for
+# a page token the 20001 every list answers an invalid one with (`paging`).
 OWN_CODES: dict[str, type[errors.TwilioError]] = {
     "Body": errors.BodyTooLong,
     "MediaUrl": errors.InvalidMediaUrl,
     "StatusCallback": errors.InvalidStatusCallback,
+    "PageToken": errors.InvalidParameter,
 }
 
 # The paths whose parameters are a send's: Messages and its subresources, and Preview.

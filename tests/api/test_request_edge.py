@@ -407,7 +407,15 @@ def test_preview_of_ten_thousand_media_is_refused_by_size(edge: Edge) -> None:
 )
 @pytest.mark.parametrize(
     "token",
-    ["PASM" + UNKNOWN, "PBSM" + UNKNOWN, "PA1", "PA+14155550100", "PAxyz!", "XX" + UNKNOWN],
+    [
+        "PASM" + UNKNOWN,
+        "PBSM" + UNKNOWN,
+        "PA1",
+        "PA+14155550100",
+        "PAxyz!",
+        "XX" + UNKNOWN,
+        "PASM" + UNKNOWN + "0",  # longer than any token
+    ],
 )
 def test_an_unknown_page_token_is_400_on_every_list(edge: Edge, path: str, token: str) -> None:
     """Issue 10 #13: an unknown PageToken answered an empty page. On every list, one that
