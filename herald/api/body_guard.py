@@ -63,9 +63,9 @@ class _Body:
     async def receive(self) -> Message:
         if self.complete:  # after the body, only a disconnect is left to hear
             return await self._receive()
-        remaining = self.deadline - asyncio.get_running_loop().time()
         try:
-            message = await asyncio.wait_for(self._receive(), max(remaining, 0))
+            async with asyncio.timeout_at(self.deadline):  # no task per receive, unlike wait_for
+                message = await self._receive()
         except TimeoutError:
             raise errors.RequestTimeout(
                 f"The request body was not complete within {self.guard.timeout_s:g} seconds"
