@@ -108,6 +108,7 @@ def _serve(settings: config.Settings) -> int:
     import uvicorn
 
     from herald.api.app import create_app
+    from herald.api.server import server_config
     from herald.provisioning import ensure_first_account
     from herald.runtime import build
 
@@ -123,16 +124,9 @@ def _serve(settings: config.Settings) -> int:
     # uvicorn re-raises the signal it stopped on once it has shut down gracefully; with a
     # handler in place that re-raise is a no-op, so a SIGTERM stop exits with status 0.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
-    )
-    return 0
+    server = uvicorn.Server(server_config(app, settings))
+    server.run()
+    return 0 if server.started else 3  # 3: it never started (uvicorn.run's STARTUP_FAILURE)
 
 
 def _accounts(settings: config.Settings, args: argparse.Namespace) -> int:

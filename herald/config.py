@@ -45,6 +45,11 @@ class Settings:
     callback_per_host: int = 64
     callback_processes: int = 1  # helper processes that sign and post; 0: in this process
     metrics_token: str | None = None  # /metrics answers only `Authorization: Bearer` this
+    # The request edge (README "Limits and parsing"): what one client may hold of the server.
+    max_body_bytes: int = 65_536
+    head_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 512
 
     @property
     def resolved_database_url(self) -> str:
@@ -211,6 +216,10 @@ def load(environ: Mapping[str, str]) -> Settings:
             environ, "HERALD_CALLBACK_PROCESSES", _non_negative_int, d.callback_processes
         ),
         metrics_token=_parse(environ, "HERALD_METRICS_TOKEN", _token, d.metrics_token),
+        max_body_bytes=_parse(environ, "HERALD_MAX_BODY_BYTES", _positive_int, d.max_body_bytes),
+        head_timeout_s=_parse(environ, "HERALD_HEAD_TIMEOUT_S", _positive_float, d.head_timeout_s),
+        body_timeout_s=_parse(environ, "HERALD_BODY_TIMEOUT_S", _positive_float, d.body_timeout_s),
+        max_connections=_parse(environ, "HERALD_MAX_CONNECTIONS", _positive_int, d.max_connections),
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from twilio.rest import Client
 
 from herald.api.app import create_app
+from herald.api.server import server_config
 from herald.config import Settings
 from herald.domain.accounts import Account
 from herald.provisioning import create_account
@@ -173,15 +174,8 @@ def client_for(
 
 class _Server:
     def __init__(self, runtime: Runtime) -> None:
-        config = uvicorn.Config(
-            create_app(runtime),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            ws="none",
-            access_log=False,
-        )
+        settings = runtime.settings.with_overrides(host="127.0.0.1", log_level="WARNING")
+        config = server_config(create_app(runtime), settings, port=0)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

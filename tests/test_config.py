@@ -40,6 +40,10 @@ def test_every_variable_is_read() -> None:
             "HERALD_CALLBACK_CONCURRENCY": "32",
             "HERALD_CALLBACK_PER_HOST": "8",
             "HERALD_CALLBACK_PROCESSES": "0",
+            "HERALD_MAX_BODY_BYTES": "1024",
+            "HERALD_HEAD_TIMEOUT_S": "2",
+            "HERALD_BODY_TIMEOUT_S": "3.5",
+            "HERALD_MAX_CONNECTIONS": "64",
         }
     )
     assert settings == Settings(
@@ -65,6 +69,10 @@ def test_every_variable_is_read() -> None:
         callback_concurrency=32,
         callback_per_host=8,
         callback_processes=0,
+        max_body_bytes=1024,
+        head_timeout_s=2.0,
+        body_timeout_s=3.5,
+        max_connections=64,
     )
 
 
@@ -84,6 +92,10 @@ def test_every_variable_is_read() -> None:
         ("HERALD_SHUTDOWN_GRACE_S", "0"),
         ("HERALD_CALLBACK_PROCESSES", "-1"),
         ("HERALD_CALLBACK_PROCESSES", "two"),
+        ("HERALD_MAX_BODY_BYTES", "0"),
+        ("HERALD_HEAD_TIMEOUT_S", "soon"),
+        ("HERALD_BODY_TIMEOUT_S", "0"),
+        ("HERALD_MAX_CONNECTIONS", "-5"),
     ],
 )
 def test_errors_name_the_variable_and_value(name: str, value: str) -> None:

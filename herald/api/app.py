@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,7 +32,16 @@ from herald.api import (
     services,
     short_codes,
 )
-from herald.api.errors import error_response, on_http_error, on_twilio_error, on_unexpected
+from herald.api.body_guard import BodyGuard
+from herald.api.errors import (
+    CLIENT_CLOSED,
+    error_response,
+    on_disconnect,
+    on_http_error,
+    on_twilio_error,
+    on_unexpected,
+)
+from herald.api.path_params import guard
 from herald.domain import errors
 from herald.domain.errors import TwilioError
 from herald.runtime import Runtime
@@ -138,7 +147,10 @@ class RequestIdMiddleware:
                 return
             await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info(
+            # A client that went away is not an error: its line is the only one, at DEBUG.
+            level = logging.DEBUG if status == CLIENT_CLOSED else logging.INFO
+            access_log.log(
+                level,
                 "%s %s %s %d %.1fms",
                 request_id,
                 scope["method"],
@@ -184,12 +196,18 @@ def create_app(runtime: Runtime) -> Starlette:
     handlers: dict[Any, Any] = {
         TwilioError: on_twilio_error,
         HTTPException: on_http_error,
+        ClientDisconnect: on_disconnect,
         Exception: on_unexpected,
     }
     served = routes()
     if not runtime.settings.api:  # a dispatch-only node
         served = [route for route in served if route.path in NODE_PATHS]
-    app = Starlette(routes=served, exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(routes=guard(list(served)), exception_handlers=handlers, lifespan=lifespan)
     app.state.runtime = runtime
+    settings = runtime.settings
+    # The last added is the outermost: the request id is on every response, the guard's too.
+    app.add_middleware(
+        BodyGuard, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     app.add_middleware(RequestIdMiddleware, runtime=runtime)
     return app

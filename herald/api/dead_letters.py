@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald.api.paging import envelope, page_request
+from herald.api.paging import check_token, envelope, page_request
+from herald.api.path_params import fits
 from herald.api.requests import account_of, json, not_found, query_of, runtime_of
 from herald.domain.timestamps import rfc2822
 from herald.store import callbacks as store
@@ -45,11 +46,18 @@ def render(callback: Callback) -> dict[str, Any]:
     }
 
 
+def _dead_letter(conn: Connection, account_sid: str, key: str) -> Callback | None:
+    if not fits("id", key):
+        return None
+    return store.get_callback(conn, account_sid, int(key))
+
+
 async def list_(request: Request) -> Response:
     account = await account_of(request)
     page = page_request(query_of(request))
 
     def read(conn: Connection) -> list[Callback]:
+        check_token(page, lambda key: _dead_letter(conn, account.sid, key))
         return store.list_dead(conn, account.sid, limit=page.size + 1, offset=page.offset)
 
     found = await runtime_of(request).db.read(read)

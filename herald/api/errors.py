@@ -14,16 +14,34 @@ from herald.domain import errors
 log = logging.getLogger("herald.api")
 
 
+# A response that refuses a request whose body may not have been read ends the connection:
+# what is left of that body is never read.
+CLOSES_CONNECTION = frozenset({408, 413})
+# What the access log records for a request whose client went away before its response
+# (nginx's "client closed request"); nothing is sent.
+CLIENT_CLOSED = 499
+
+
+def error_body(error: errors.TwilioError) -> bytes:
+    return orjson.dumps(
+        {
+            "code": error.code,
+            "message": error.message,
+            "more_info": error.more_info,
+            "status": error.status,
+        }
+    )
+
+
 def error_response(error: errors.TwilioError) -> Response:
-    body = {
-        "code": error.code,
-        "message": error.message,
-        "more_info": error.more_info,
-        "status": error.status,
-    }
-    headers = {"WWW-Authenticate": error.challenge} if error.challenge else None
+    headers = {"connection": "close"} if error.status in CLOSES_CONNECTION else {}
+    if error.challenge:
+        headers["WWW-Authenticate"] = error.challenge
     return Response(
-        orjson.dumps(body), status_code=error.status, headers=headers, media_type="application/json"
+        error_body(error),
+        status_code=error.status,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -43,6 +61,12 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
             errors.NotFound(f"The requested resource {request.url.path} was not found")
         )
     return error_response(errors.InvalidParameter(str(exc.detail)))
+
+
+async def on_disconnect(request: Request, _exc: Exception) -> Response:
+    """The client went away before its request was read: not an error. One DEBUG line
+    (the access log's, with `CLIENT_CLOSED`) and no traceback; nothing is sent."""
+    return Response(status_code=CLIENT_CLOSED)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

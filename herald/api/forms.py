@@ -1,18 +1,28 @@
 """Request parameters: Twilio's PascalCase names in, typed snake_case values out.
 
 Twilio's helpers send booleans as `true`/`false` and repeat a key for arrays (§1.1).
-A value of the wrong type is refused here with 20001, naming the parameter.
+A value of the wrong type is refused here with 20001, naming the parameter. Parsing is
+strict: parameters are UTF-8 (a byte that is not is refused, never replaced by U+FFFD),
+at most `MAX_PARAMETERS` of them, and an integer is ASCII digits that fit the 32-bit
+columns every integer parameter is stored in.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from urllib.parse import parse_qsl
 
 import orjson
 
 from herald.domain import errors
 from herald.domain.outbound import SendRequest
+
+MAX_PARAMETERS = 1000  # far beyond any request's; each costs a little to parse and check
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # what an INTEGER column holds on either database
+MAX_DECIMAL = 16  # the characters a stored number (MaxPrice) may take
+_INTEGER = re.compile(r"[+-]?[0-9]{1,10}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 
 
 class Form:
@@ -25,9 +35,20 @@ class Form:
         self._single = dict(pairs)
 
     @classmethod
-    def parse(cls, raw: bytes | str) -> Form:
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        pairs = parse_qsl(text, keep_blank_values=True)
+    def parse(cls, raw: bytes) -> Form:
+        try:
+            text = raw.decode("utf-8")
+            pairs = parse_qsl(
+                text, keep_blank_values=True, errors="strict", max_num_fields=MAX_PARAMETERS
+            )
+        except UnicodeDecodeError:
+            raise errors.InvalidParameter(
+                "Parameters must be UTF-8: the request has bytes that are not"
+            ) from None
+        except ValueError:  # parse_qsl's "Max number of fields exceeded"
+            raise errors.InvalidParameter(
+                f"A request can have at most {MAX_PARAMETERS} parameters"
+            ) from None
         for name, value in pairs:
             if "\x00" in name or "\x00" in value:  # no database stores it in text
                 raise errors.InvalidParameter(
@@ -59,25 +80,26 @@ class Form:
         raise errors.InvalidParameter(f"{name} must be true or false, not {raw!r}")
 
     def integer(self, name: str) -> int | None:
+        """ASCII digits only (`int` would take "²" or "٣"), within a 32-bit column."""
         raw = self._single.get(name)
         if raw is None or raw == "":
             return None
-        try:
-            return int(raw)
-        except ValueError:
-            raise errors.InvalidParameter(f"{name} must be an integer, not {raw!r}") from None
+        value = int(raw) if _INTEGER.fullmatch(raw) else None
+        if value is None or not INT_MIN <= value <= INT_MAX:
+            raise errors.InvalidParameter(
+                f"{name} must be an integer from {INT_MIN} to {INT_MAX}, not {raw[:32]!r}"
+            )
+        return value
 
     def decimal(self, name: str) -> str | None:
+        """A finite number in ASCII, stored as text of at most `MAX_DECIMAL` characters."""
         raw = self._single.get(name)
         if raw is None or raw == "":
             return None
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise errors.InvalidParameter(f"{name} must be a number, not {raw!r}") from None
-        if not value.is_finite():
-            raise errors.InvalidParameter(f"{name} must be a finite number, not {raw!r}")
-        return str(value)
+        value = str(Decimal(raw)) if _DECIMAL.fullmatch(raw) else None
+        if value is None or len(value) > MAX_DECIMAL:
+            raise errors.InvalidParameter(f"{name} must be a number, not {raw[:32]!r}")
+        return value
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
         raw = self._single.get(name)
@@ -110,15 +132,19 @@ def _validity_period(form: Form) -> int | None:
         raise errors.InvalidValidityPeriod() from None
 
 
+def media_urls(form: Form) -> tuple[str, ...]:
+    """`MediaUrl`, repeated; an empty one is no media (as the helper sends none)."""
+    return tuple(url for url in form.get_all("MediaUrl") if url != "")
+
+
 def send_request(form: Form) -> SendRequest:
     """The parameters of POST Messages.json (reference §2.3)."""
-    media_urls = tuple(url for url in form.get_all("MediaUrl") if url != "")
     return SendRequest(
         to=form.get("To"),
         from_=form.get("From") or None,
         messaging_service_sid=form.get("MessagingServiceSid") or None,
         body=form.get("Body"),
-        media_urls=media_urls,
+        media_urls=media_urls(form),
         content_sid=form.get("ContentSid") or None,
         status_callback=form.get("StatusCallback"),
         application_sid=form.get("ApplicationSid") or None,

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from herald.api import render
-from herald.api.paging import offset_envelope, page_request
+from herald.api.paging import check_token, offset_envelope, page_request
 from herald.api.requests import (
     account_of,
     delete_owned,
@@ -55,6 +55,7 @@ async def list_(request: Request) -> Response:
     page = page_request(query_of(request))
 
     def read(conn: Connection) -> list[ApiKey]:
+        check_token(page, lambda key: store.get_key(conn, key, account.sid))
         return store.list_keys(conn, account.sid, limit=page.size + 1, offset=page.offset)
 
     found = await runtime_of(request).db.read(read)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from herald.api import forms, render
-from herald.api.paging import envelope, offset_envelope, page_request
+from herald.api.paging import check_token, envelope, offset_envelope, page_request
 from herald.api.requests import (
     account_of,
     fetch_owned,
@@ -329,6 +329,7 @@ async def list_(request: Request) -> Response:
     where, echoed = _message_filter(query)
 
     def read(conn: Connection) -> list[Message]:
+        check_token(page, lambda key: store.get_message(conn, account.sid, key))
         return store.list_messages(
             conn,
             account.sid,
@@ -440,6 +441,7 @@ async def list_media(request: Request) -> Response:
     def read(conn: Connection) -> list[Media] | None:
         if store.get_message(conn, account.sid, sid) is None:
             return None
+        check_token(page, lambda key: store.get_media(conn, account.sid, sid, key))
         return store.list_media(conn, account.sid, sid, limit=page.size + 1, offset=page.offset)
 
     items = await runtime_of(request).db.read(read)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from herald.api import render
 from herald.api.forms import Form
-from herald.api.paging import offset_envelope, page_request
+from herald.api.paging import check_token, offset_envelope, page_request
 from herald.api.requests import (
     account_of,
     delete_owned,
@@ -118,6 +118,7 @@ async def list_(request: Request) -> Response:
     echoed = [(k, query.get(k) or "") for k in ("PhoneNumber", "FriendlyName") if query.get(k)]
 
     def read(conn: Connection) -> list[IncomingNumber]:
+        check_token(page, lambda key: store.get_number(conn, account.sid, key))
         return store.list_numbers(
             conn,
             account.sid,

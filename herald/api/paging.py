@@ -3,10 +3,17 @@ then `PageSize` and `Page`, then `PageToken` on the next and previous links.
 
 The helper library finds the records as the one key that is not an envelope key, so
 the envelope carries nothing else.
+
+A `PageToken` is `PA` (next page) or `PB` (previous page) and the key of a record of the
+list (a SID, a dead letter's id, a mapping's number). Every list refuses, with 20001,
+one that is malformed or that names no record of the caller's list (`check_token`):
+an unknown token is an error, never an empty page.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +24,7 @@ from herald.domain import errors
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE = 10_000_000  # keeps the offset a 64-bit integer
+_TOKEN = re.compile(r"P[AB][A-Za-z0-9+]{1,34}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,9 +58,20 @@ def page_request(query: Form) -> PageRequest:
     if not 0 <= number <= MAX_PAGE:
         raise errors.InvalidParameter(f"Page must be from 0 to {MAX_PAGE}")
     token = query.get("PageToken") or None
-    if token is not None and not token.startswith(("PA", "PB")):
-        raise errors.InvalidParameter(f"PageToken {token!r} is not valid")
+    if token is not None and not _TOKEN.fullmatch(token):
+        raise invalid_token(token)
     return PageRequest(size=size, number=number, token=token)
+
+
+def invalid_token(token: str) -> errors.InvalidParameter:
+    return errors.InvalidParameter(f"PageToken {token!r} is not a valid page token")
+
+
+def check_token(page: PageRequest, find: Callable[[str], object | None]) -> None:
+    """Refuse the page's token unless `find` — a lookup in the caller's list, run in the
+    list's own read — finds the record it names."""
+    if page.token is not None and find(page.token[2:]) is None:
+        raise invalid_token(page.token)
 
 
 def envelope(

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from herald.api import limits
 from herald.api.forms import Form
 from herald.api.paths import resource_of
 from herald.domain import access, errors
@@ -51,16 +52,44 @@ async def caller_of(request: Request) -> Caller:
     return caller
 
 
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
 async def form_of(request: Request) -> Form:
-    content_type = request.headers.get("content-type", "")
+    """The request's form, within the limits of every parameter (`limits`). The body's
+    own size and deadline are enforced as it streams in (`body_guard`)."""
     body = await request.body()
-    if body and not content_type.startswith("application/x-www-form-urlencoded"):
-        raise errors.InvalidParameter("Request bodies must be application/x-www-form-urlencoded")
-    return Form.parse(body)
+    if body and not is_form_type(request.headers.get("content-type", "")):
+        raise errors.InvalidParameter(
+            f"Request bodies must be {FORM_TYPE}, in UTF-8 (charset=utf-8 or none)"
+        )
+    return _checked(request, Form.parse(body))
 
 
 def query_of(request: Request) -> Form:
-    return Form.parse(request.scope.get("query_string", b""))
+    return _checked(request, Form.parse(request.scope.get("query_string", b"")))
+
+
+def _checked(request: Request, form: Form) -> Form:
+    limits.check(form, send=limits.is_send_path(request.url.path))
+    return form
+
+
+def is_form_type(content_type: str) -> bool:
+    """Whether a Content-Type names a form (RFC 9110 §8.3.1: a media type, then
+    `;name=value` parameters), whose charset, if one is named, is UTF-8."""
+    media_type, *parameters = content_type.split(";")
+    if media_type.strip().lower() != FORM_TYPE:
+        return False
+    for parameter in parameters:
+        name, equals, value = parameter.partition("=")
+        if not name.strip() and not equals:
+            continue  # an empty parameter, as after a trailing `;`
+        if not equals or not name.strip():
+            return False
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            return False
+    return True
 
 
 def json(data: Any, status: int = 200) -> Response:

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from herald.api import render
-from herald.api.paging import page_request
+from herald.api import forms, render
+from herald.api.paging import check_token
 from herald.api.requests import (
     account_of,
     fetch_owned,
@@ -27,7 +27,7 @@ from herald.api.requests import (
     query_of,
     runtime_of,
 )
-from herald.api.v1_paging import base_url, envelope
+from herald.api.v1_paging import base_url, envelope, page_request
 from herald.carriers.network import lookup_carrier, price_of
 from herald.dispatch.decisions import (
     addresses_of,
@@ -39,7 +39,7 @@ from herald.dispatch.decisions import (
 )
 from herald.dispatch.dispatcher import backlog_in_store
 from herald.domain import errors, numbers, outbound
-from herald.domain.encoding import encode_body, utf16_length
+from herald.domain.encoding import encode_body
 from herald.domain.senders import SenderKind
 from herald.domain.services import Service
 from herald.domain.sids import Prefix, is_sid
@@ -114,11 +114,14 @@ async def list_mappings(request: Request) -> Response:
     query = query_of(request)
     page = page_request(query)
     sender = query.get("SenderSid") or None
-    rows = await runtime_of(request).db.read(
-        lambda conn: store.list_mappings(
+
+    def read(conn: Connection) -> list[store.Mapping]:
+        check_token(page, lambda key: store.get_mapping(conn, service.sid, key))
+        return store.list_mappings(
             conn, service.sid, limit=page.size + 1, offset=page.offset, sender_sid=sender
         )
-    )
+
+    rows = await runtime_of(request).db.read(read)
     base = base_url(request)
     records = [_mapping(m, base) for m in rows[: page.size]]
     return json(
@@ -193,9 +196,8 @@ async def preview(request: Request) -> Response:
         raise errors.ToRequired()
     to = _recipient(raw_to)
     body = form.get("Body") or ""
-    media = tuple(form.get_all("MediaUrl"))
-    if utf16_length(body) > outbound.MAX_BODY:
-        raise errors.BodyTooLong()
+    media = forms.media_urls(form)
+    outbound.check_content(body, media)  # as a send checks them (21617, 21623, 21620)
     if not body.strip() and not media:
         raise errors.BodyOrMediaRequired()
     smart = form.boolean("SmartEncoded")
@@ -296,9 +298,12 @@ def _alert(alert: store.Alert, base: str) -> dict[str, Any]:
 async def list_alerts(request: Request) -> Response:
     account = await account_of(request)
     page = page_request(query_of(request))
-    rows = await runtime_of(request).db.read(
-        lambda conn: store.list_alerts(conn, account.sid, limit=page.size + 1, offset=page.offset)
-    )
+
+    def read(conn: Connection) -> list[store.Alert]:
+        check_token(page, lambda key: store.get_alert(conn, account.sid, key))
+        return store.list_alerts(conn, account.sid, limit=page.size + 1, offset=page.offset)
+
+    rows = await runtime_of(request).db.read(read)
     base = base_url(request)
     records = [_alert(a, base) for a in rows[: page.size]]
     return json(envelope(request, "alerts", records, page, has_more=len(rows) > page.size))

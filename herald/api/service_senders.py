@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from herald.api import render
 from herald.api.forms import Form
+from herald.api.paging import check_token
 from herald.api.requests import (
     account_of,
     form_of,
@@ -151,6 +152,9 @@ def _lister(kind: PoolKind) -> Endpoint:
         def read(conn: Connection) -> list[PoolMember]:
             if store.get_service(conn, account.sid, service_sid) is None:
                 raise not_found(f"{render.SERVICES}/{service_sid}")
+            check_token(
+                page, lambda key: store.get_member(conn, account.sid, service_sid, kind, key)
+            )
             return store.list_members(
                 conn, account.sid, service_sid, kind, limit=page.size + 1, offset=page.offset
             )

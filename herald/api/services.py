@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from herald.api import render, service_senders
 from herald.api.forms import Form
+from herald.api.paging import check_token
 from herald.api.requests import (
     account_of,
     delete_owned,
@@ -128,6 +129,7 @@ async def list_(request: Request) -> Response:
     page = page_request(query_of(request))
 
     def read(conn: Connection) -> list[Service]:
+        check_token(page, lambda key: store.get_service(conn, account.sid, key))
         return store.list_services(conn, account.sid, limit=page.size + 1, offset=page.offset)
 
     found = await runtime_of(request).db.read(read)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from herald.api import render
 from herald.api.forms import Form
-from herald.api.paging import offset_envelope, page_request
+from herald.api.paging import check_token, offset_envelope, page_request
 from herald.api.requests import (
     account_of,
     delete_owned,
@@ -70,6 +70,7 @@ async def list_(request: Request) -> Response:
     echoed = [(k, query.get(k) or "") for k in ("FriendlyName", "ShortCode") if query.get(k)]
 
     def read(conn: Connection) -> list[ShortCode]:
+        check_token(page, lambda key: store.get_short_code(conn, account.sid, key))
         return store.list_short_codes(
             conn,
             account.sid,

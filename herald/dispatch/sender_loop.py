@@ -3,6 +3,9 @@ record the intent to send, submit, and record the outcome.
 
 Segments are the unit of rate (a 3-segment message costs three), and a message may go
 out over several wake-ups; it is `sent` once the carrier has accepted all its parts.
+
+Nothing reaches the transport without a sender of its account: a message with neither a
+sender SID nor a valid alphanumeric ID is failed (21606) instead, whatever let it in.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING
 from herald.carriers.base import Submission, SubmitResult
 from herald.dispatch.queues import Entry, SenderQueue
 from herald.dispatch.transitions import SentMessage, finish, mark_sending, mark_sent
+from herald.domain.numbers import is_alphanumeric_sender_id
 from herald.domain.ratelimit import SECOND_US, admit, restamp
 from herald.domain.status import MessageStatus
 from herald.store import dispatch as store
@@ -26,6 +30,13 @@ log = logging.getLogger("herald.dispatch")
 
 MAX_BATCH = 500  # segments per submit call
 LEASE_WAIT_S = 0.2
+NO_SENDER = 21606  # the From is not a sender of the account (reference §3.2)
+
+
+def has_sender(row: store.QueuedRow) -> bool:
+    """Whether the message names a sender it may go from: one of its account's numbers or
+    short codes (by SID, checked when it was accepted or routed), or an alphanumeric ID."""
+    return row.sender_sid is not None or is_alphanumeric_sender_id(row.from_number or "")
 
 
 class SenderLoop:
@@ -61,6 +72,7 @@ class SenderLoop:
     async def _submit(self, taken: list[tuple[Entry, int, int]], *, granted_at: int) -> int:
         """Submit the taken segments; when to try again (µs) if the carrier pushed back."""
         d = self.d
+        taken = await self._refuse_senderless(taken)
         taken = await self._record_intent(taken)
         if not taken:
             return 0
@@ -102,6 +114,27 @@ class SenderLoop:
             for i, answer in zip(fresh, answers, strict=True):
                 found[i] = answer
         return [answer for answer in found if answer is not None]  # every one by now
+
+    async def _refuse_senderless(
+        self, taken: list[tuple[Entry, int, int]]
+    ) -> list[tuple[Entry, int, int]]:
+        """Fail, never submit, the messages among `taken` without a sender (`has_sender`):
+        a second guard behind the API's, which once let a blank `From` through."""
+        refused = [entry for entry, _, _ in taken if not has_sender(entry.row)]
+        if not refused:
+            return taken
+        d, now = self.d, self.d.clock.now_us()
+        for entry in refused:
+            log.warning(
+                "message sid=%s status=failed error_code=%d reason=no sender (from %r)",
+                entry.sid, NO_SENDER, entry.row.from_number,
+            )  # fmt: skip
+            d.forget(entry)
+            d.metrics.messages.labels("failed").inc()
+            failed = finish(entry.row, MessageStatus.FAILED, now, d.sink, error_code=NO_SENDER)
+            await d.db.write(failed)
+        d.on_callbacks()
+        return [t for t in taken if has_sender(t[0].row)]
 
     async def _record_intent(
         self, taken: list[tuple[Entry, int, int]]

@@ -111,6 +111,29 @@ class ServiceUnavailable(TwilioError):
     status = 503
 
 
+class RequestTimeout(TwilioError):
+    """The request was not received in time."""
+
+    # Twilio documents no code for a request that never arrives; 20408 follows its
+    # HTTP-status family (20404, 20413, 20429, 20503).
+    code = 20408
+    status = 408
+
+
+class PayloadTooLarge(TwilioError):
+    """Request Entity Too Large"""
+
+    code = 20413
+    status = 413
+
+
+class RequestHeadTooLarge(TwilioError):
+    """Request Header Fields Too Large"""
+
+    code = 20413  # Twilio's "Request Entity Too Large", for the head
+    status = 431
+
+
 class InvalidTo(TwilioError):
     """The 'To' number is not a valid phone number."""
 
@@ -248,6 +271,13 @@ class InvalidValidityPeriod(TwilioError):
     """Invalid ValidityPeriod value: it must be an integer from 1 to 36000."""
 
     code = 21624
+    status = 400
+
+
+class ParameterTooLong(TwilioError):
+    """Parameter exceeds the max length limit"""
+
+    code = 21658
     status = 400
 
 
@@ -401,6 +431,7 @@ DELIVERY_ERRORS: dict[int, str] = {
     30017: "Carrier network congestion",
     30019: "Content size exceeds carrier limit",
     30036: "Validity Period Expired",
+    21606: "The From phone number is not a valid, SMS-capable phone number for this account",
     21701: "The Messaging Service does not exist",
     21703: "No sender in the Messaging Service can reach this recipient",
     21704: "The Messaging Service has no senders",

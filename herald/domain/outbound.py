@@ -84,9 +84,7 @@ def prepare(request: SendRequest, *, test: bool = False) -> Draft:
     if request.content_sid is not None:
         raise errors.InvalidContentSid()
     body = request.body or ""
-    if utf16_length(body) > MAX_BODY:
-        raise errors.BodyTooLong()
-    _check_media(request.media_urls)
+    check_content(body, request.media_urls)
     _check_options(request)
     return Draft(
         to=to,
@@ -121,13 +119,19 @@ def _require(request: SendRequest) -> None:
 
 
 def classify_from(request: SendRequest) -> tuple[FromKind, str]:
-    """What kind of sender `From` names (or the service when only a service is given)."""
-    raw = (request.from_ or "").strip()
+    """What kind of sender `From` names, or the service when only a service is given.
+
+    A `From` that is given must name a sender: a blank one is malformed (21212), never
+    "no sender" — taken for a service with an empty SID, it once sent from nobody.
+    """
     service = request.messaging_service_sid
     if service is not None and not is_sid(service, Prefix.SERVICE):
         raise errors.ServiceNotFound(f"The Messaging Service Sid {service} is invalid.")
-    if not raw:
-        return FromKind.SERVICE, service or ""
+    if request.from_ is None:
+        if service is None:
+            raise errors.FromRequired()
+        return FromKind.SERVICE, service
+    raw = request.from_.strip()
     if is_sid(raw, Prefix.SERVICE):
         return FromKind.SERVICE, raw
     if numbers.is_short_code(raw):
@@ -165,6 +169,14 @@ def _check_alpha_destination(to: numbers.PhoneNumber) -> None:
             "'From' alphanumeric sender ID: alphanumeric sender IDs are not supported "
             f"in {to.country}."
         )
+
+
+def check_content(body: str, media_urls: tuple[str, ...]) -> None:
+    """A message's body (21617 beyond 1,600 UTF-16 units) and media (21623 beyond ten,
+    21620 for one that is not an absolute http(s) URL): for a send and for its Preview."""
+    if utf16_length(body) > MAX_BODY:
+        raise errors.BodyTooLong()
+    _check_media(media_urls)
 
 
 def _check_media(urls: tuple[str, ...]) -> None:

@@ -17,6 +17,7 @@ from herald.domain import errors, numbers
 USECASES = ("notifications", "marketing", "verification", "discussion", "poll", "undeclared")
 SCAN_CHOICES = ("inherit", "enable", "disable")
 MAX_FRIENDLY_NAME = 64
+MAX_COUNTRIES = 250  # ISO 3166-1 has 249; 250 codes of "XX," fit the 1,024 stored
 MAX_POOL = 400  # numbers and short codes per service (21714)
 MAX_VALIDITY = 36_000
 
@@ -93,7 +94,8 @@ def check_alpha_sender(value: str) -> str:
 
 
 def check_countries(values: list[str]) -> frozenset[str]:
-    """ISO-2 country codes, upper-cased; anything else is refused with 20001."""
+    """ISO-2 country codes, upper-cased; anything else is refused with 20001, as are
+    more than there are countries (the column holds them comma-separated)."""
     countries = set()
     for raw in values:
         for part in raw.split(","):
@@ -103,6 +105,8 @@ def check_countries(values: list[str]) -> frozenset[str]:
             if len(code) != 2 or not code.isalpha() or not code.isascii():
                 raise errors.InvalidParameter(f"{part!r} is not an ISO 3166 country code")
             countries.add(code)
+    if len(countries) > MAX_COUNTRIES:
+        raise errors.InvalidParameter(f"RegisteredIn names at most {MAX_COUNTRIES} countries")
     return frozenset(countries)
 
 

@@ -24,7 +24,7 @@ class Prefix(StrEnum):
     ALERT = "NO"
 
 
-_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 
 
 def format_sid(prefix: Prefix, random_bytes: bytes) -> str:
@@ -36,6 +36,6 @@ def format_sid(prefix: Prefix, random_bytes: bytes) -> str:
 
 def is_sid(value: str, *prefixes: Prefix) -> bool:
     """Whether `value` is a well-formed SID with one of `prefixes` (any prefix if none)."""
-    if not _SID.match(value):
+    if not _SID.fullmatch(value):  # `$` would let a trailing newline through
         return False
     return not prefixes or value[:2] in prefixes

@@ -208,14 +208,11 @@ def test_a_media_under_b_message_is_404(pair: Pair, method: str) -> None:
 
 # -- B's lists -----------------------------------------------------------------------
 
-# (list path, query, records key, all it may show: B's own resources; a page token
-# naming A's message is an unknown token, which gives an empty page)
+# (list path, query, records key, all it may show: B's own resources)
 B_LISTS: list[tuple[str, dict[str, str] | None, str, list[str]]] = [
     ("Messages.json", None, "messages", ["message"]),
     ("Messages.json", {"To": "{to}"}, "messages", []),
     ("Messages.json", {"From": "{from}"}, "messages", []),
-    ("Messages.json", {"PageToken": "PA{message}"}, "messages", []),
-    ("Messages.json", {"PageToken": "PB{message}", "Page": "1"}, "messages", []),
     ("Messages/{own_message}/Media.json", None, "media_list", ["media"]),
     ("IncomingPhoneNumbers.json", None, "incoming_phone_numbers", ["number"]),
     ("IncomingPhoneNumbers.json", {"PhoneNumber": "{from}"}, "incoming_phone_numbers", []),
@@ -250,6 +247,28 @@ def test_b_lists_show_only_b(
         assert not listed & set(a.sids.values())
         assert listed == {b.sids[name] for name in own}
         assert all(record.get("account_sid", b.sid) == b.sid for record in body[key])
+
+
+@pytest.mark.parametrize(
+    ("template", "query"),
+    [
+        ("Messages.json", {"PageToken": "PA{message}"}),
+        ("Messages.json", {"PageToken": "PB{message}", "Page": "1"}),
+        ("Messages/{own_message}/Media.json", {"PageToken": "PA{media}", "Page": "1"}),
+        ("IncomingPhoneNumbers.json", {"PageToken": "PA{number}", "Page": "1"}),
+        ("SMS/ShortCodes.json", {"PageToken": "PA{short_code}", "Page": "1"}),
+        ("Keys.json", {"PageToken": "PA{key}", "Page": "1"}),
+    ],
+)
+def test_a_page_token_is_unknown_to_b(pair: Pair, template: str, query: dict[str, str]) -> None:
+    """A token naming A's record names none of B's: refused (20001), nothing shown."""
+    a, b = pair.a, pair.b
+    query = {k: v.format(**a.sids) for k, v in query.items()}
+    path = b.path(template, own_message=b.sids["message"])
+    for auth in (b.auth, b.key_auth):
+        response = pair.as_b("GET", path, query, auth=auth)
+        assert spec.error_problems(response, 400, 20001) == []
+        assert "PageToken" in response.json()["message"]
 
 
 # -- A's path with B's credentials ---------------------------------------------------

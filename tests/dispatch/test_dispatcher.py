@@ -266,3 +266,37 @@ def test_receipts_stored_together_and_one_bad_one_costs_the_others_nothing(
     assert per_message[sids[2]] == [1]  # its `sent` callback only: nothing half-written
     assert all(per_message[s] == [1, 2] for s in sids if s != sids[2])
     assert "the outbox refused this one" in caplog.text  # the simulator's handler was told
+
+
+def test_a_message_without_a_sender_is_failed_never_submitted(runtime: Runtime) -> None:
+    """Issue 10 #1, the guard behind the API's: whatever stored a message with no sender
+    SID and no valid alphanumeric ID (a blank `From` once did), the transport never gets
+    it. A valid alphanumeric ID, which has no SID, still goes."""
+    h = Harness(runtime, mps=10)
+    base = {
+        "to_number": "+447911123456",
+        "status_callback": "http://127.0.0.1:9/cb",
+        "date_created": START,
+    }
+    senderless = [
+        replace(message(runtime, h.account.sid, i, from_number=sender, **base), sender_sid=None)
+        for i, sender in enumerate(["", " ", "+14155550100", "not an ID!"])
+    ]
+    alpha = replace(message(runtime, h.account.sid, 9, from_number="Herald", **base))
+    runtime.db.run(lambda c: [message_store.insert_message(c, m) for m in [*senderless, alpha]])
+
+    async def script(h: Harness) -> None:
+        await until(lambda: all(h.status(m.sid)[0] == "failed" for m in senderless))
+        await until(lambda: h.status(alpha.sid)[0] == "delivered")
+
+    h.run(script)
+    assert [s[0] for s in h.submissions()] == [alpha.sid]
+    assert [h.status(m.sid) for m in senderless] == [("failed", 21606)] * 4
+    owed = h.read(
+        lambda c: c.execute(
+            select(callbacks.c.message_sid, callbacks.c.params).where(
+                callbacks.c.message_sid == senderless[0].sid
+            )
+        ).all()
+    )
+    assert len(owed) == 1 and '"failed"' in owed[0][1] and '"21606"' in owed[0][1]

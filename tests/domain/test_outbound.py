@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from herald.domain import errors
-from herald.domain.outbound import FromKind, SendRequest, classify_from, is_http_url, prepare
+from herald.domain.outbound import (
+    FromKind,
+    SendRequest,
+    check_content,
+    classify_from,
+    is_http_url,
+    prepare,
+)
 
 OK = {"to": "+14155550111", "from_": "+14155550100", "body": "hi"}
 
@@ -89,6 +96,37 @@ def test_alpha_sender_to_a_country_that_allows_it() -> None:
 )
 def test_classify_from(request_: SendRequest, kind: FromKind) -> None:
     assert classify_from(request_)[0] is kind
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "\n", "   \r\n"])
+@pytest.mark.parametrize("service", [None, "MG" + "a" * 32])
+def test_a_blank_from_is_malformed_never_no_sender(blank: str, service: str | None) -> None:
+    """Issue 10: `From= ` was taken for a service with an empty SID and sent from nobody."""
+    with pytest.raises(errors.InvalidFrom):
+        classify_from(SendRequest(from_=blank, messaging_service_sid=service))
+    with pytest.raises(errors.InvalidFrom):
+        prepare(req(from_=blank, messaging_service_sid=service))
+
+
+def test_no_from_and_no_service_is_21603_wherever_asked() -> None:
+    with pytest.raises(errors.FromRequired):
+        classify_from(SendRequest(to="+14155550111", body="x"))
+
+
+@pytest.mark.parametrize("from_", ["MG" + "a" * 31 + "g", "\u00b2\u00b3\u00b9\u2074\u2075"])
+def test_a_near_miss_from_is_21212(from_: str) -> None:
+    with pytest.raises(errors.InvalidFrom):
+        classify_from(SendRequest(from_=from_))
+
+
+def test_check_content_is_a_sends_body_and_media_rule() -> None:
+    check_content("x" * 1600, ("https://e.com/a.png",) * 10)
+    with pytest.raises(errors.BodyTooLong):
+        check_content("😀" * 801, ())
+    with pytest.raises(errors.TooManyMedia):
+        check_content("", ("https://e.com/a.png",) * 11)
+    with pytest.raises(errors.InvalidMediaUrl):
+        check_content("", ("javascript:alert(1)",))
 
 
 def test_scheduling_with_a_service_passes_the_first_checks() -> None:

@@ -86,6 +86,14 @@ def test_countries_refused_with_20001(bad: str) -> None:
     assert repr(bad) in caught.value.message
 
 
+def test_countries_beyond_every_country_are_refused() -> None:
+    """Every two-letter code, 676 of them, would not fit the 1,024 characters stored."""
+    codes = [a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+    assert len(join_countries(check_countries([",".join(codes[:250])]))) <= 1024
+    with pytest.raises(errors.InvalidParameter):
+        check_countries(codes)
+
+
 def test_countries_stored_sorted_and_read_back() -> None:
     assert join_countries(frozenset({"GB", "DE", "FR"})) == "DE,FR,GB"
     assert join_countries(frozenset()) == ""

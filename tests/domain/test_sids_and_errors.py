@@ -12,6 +12,7 @@ def test_format_and_validate() -> None:
     assert is_sid(sid) and is_sid(sid, Prefix.MESSAGE, Prefix.MEDIA_MESSAGE)
     assert not is_sid(sid, Prefix.ACCOUNT)
     assert not is_sid("SM123") and not is_sid("sm" + "0" * 32)
+    assert not is_sid(sid + "\n")  # a regex `$` would have let the newline through
 
 
 def test_format_needs_sixteen_bytes() -> None:
