@@ -22,7 +22,7 @@ class TwilioError(HeraldError):
     challenge: ClassVar[str | None] = None  # a 401's WWW-Authenticate: how to authenticate
 
     def __init__(self, message: str | None = None) -> None:
-        self.message = message or (type(self).__doc__ or "").strip()
+        self.message = message or " ".join((type(self).__doc__ or "").split())
         super().__init__(self.message)
 
     @property

@@ -265,7 +265,7 @@ def test_a_page_token_is_unknown_to_b(pair: Pair, template: str, query: dict[str
     a, b = pair.a, pair.b
     query = {k: v.format(**a.sids) for k, v in query.items()}
     path = b.path(template, own_message=b.sids["message"])
-    for auth in (b.auth, b.key_auth):
+    for auth in (b.auth,) if template == "Keys.json" else (b.auth, b.key_auth):
         response = pair.as_b("GET", path, query, auth=auth)
         assert spec.error_problems(response, 400, 20001) == []
         assert "PageToken" in response.json()["message"]
