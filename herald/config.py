@@ -44,6 +44,9 @@ class Settings:
     callback_concurrency: int = 128
     callback_per_host: int = 64
     callback_processes: int = 1  # helper processes that sign and post; 0: in this process
+    # Webhooks, callbacks and media fetches may go to loopback, private, unique-local and
+    # shared (CGNAT) addresses: for a receiver on this machine or network (domain/targets).
+    webhook_allow_private: bool = False
 
     @property
     def resolved_database_url(self) -> str:
@@ -202,6 +205,9 @@ def load(environ: Mapping[str, str]) -> Settings:
         ),
         callback_processes=_parse(
             environ, "HERALD_CALLBACK_PROCESSES", _non_negative_int, d.callback_processes
+        ),
+        webhook_allow_private=_parse(
+            environ, "HERALD_WEBHOOK_ALLOW_PRIVATE", _flag, d.webhook_allow_private
         ),
     )
 

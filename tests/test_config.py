@@ -13,6 +13,7 @@ def test_defaults() -> None:
     assert settings.resolved_database_url == "sqlite:///var/herald.db"
     assert settings.credentials_path == Path("var/credentials.env")
     assert settings.sqlite_synchronous == "FULL"
+    assert settings.webhook_allow_private is False  # secure by default
 
 
 def test_every_variable_is_read() -> None:
@@ -40,6 +41,7 @@ def test_every_variable_is_read() -> None:
             "HERALD_CALLBACK_CONCURRENCY": "32",
             "HERALD_CALLBACK_PER_HOST": "8",
             "HERALD_CALLBACK_PROCESSES": "0",
+            "HERALD_WEBHOOK_ALLOW_PRIVATE": "true",
         }
     )
     assert settings == Settings(
@@ -65,6 +67,7 @@ def test_every_variable_is_read() -> None:
         callback_concurrency=32,
         callback_per_host=8,
         callback_processes=0,
+        webhook_allow_private=True,
     )
 
 
@@ -84,6 +87,7 @@ def test_every_variable_is_read() -> None:
         ("HERALD_SHUTDOWN_GRACE_S", "0"),
         ("HERALD_CALLBACK_PROCESSES", "-1"),
         ("HERALD_CALLBACK_PROCESSES", "two"),
+        ("HERALD_WEBHOOK_ALLOW_PRIVATE", "sometimes"),
     ],
 )
 def test_errors_name_the_variable_and_value(name: str, value: str) -> None:

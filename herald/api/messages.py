@@ -52,7 +52,11 @@ async def create(request: Request) -> Response:
     account = await account_of(request)
     form = await form_of(request)
     runtime = runtime_of(request)
-    draft = outbound.prepare(forms.send_request(form), test=account.is_test)
+    draft = outbound.prepare(
+        forms.send_request(form),
+        test=account.is_test,
+        allow_private=runtime.settings.webhook_allow_private,
+    )
     now = runtime.clock.now_us()
     send_at = scheduling.send_at(
         draft.request.schedule_type,
