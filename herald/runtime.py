@@ -97,6 +97,7 @@ def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
         concurrency=settings.callback_concurrency,
         per_host=settings.callback_per_host,
         processes=settings.callback_processes,
+        allow_private=settings.webhook_allow_private,
         sole_node=is_sqlite(settings.resolved_database_url),
     )
     runtime.dispatcher = Dispatcher(

@@ -3,22 +3,30 @@ exponential backoff, dead-letter after `max_attempts`.
 
 A loop of its own, so a slow receiver never slows sending. Claims are leased to this node
 (`leased_by`); a crashed node's leases run out, or, on SQLite, where this is the only node,
-are released at start. Each cycle is one
-transaction that stores the finished attempts and claims more, so callback n+1 of a
-message is claimable the moment n's outcome is stored. Claims run ahead of the free
-request slots (up to twice as many held), so requests never wait on a commit.
-Requests are bounded overall (`concurrency`) and per host (`per_host`), and a host holds
-at most twice its share of claims: a receiver that times out ties up only its own share.
+are released at start. Each cycle is one transaction that stores the finished attempts and
+claims more, so callback n+1 of a message is claimable the moment n's outcome is stored,
+and each claimed callback comes with its account's current auth token to sign with.
+Claims run ahead of the free request slots (up to twice as many held), so requests never
+wait on a commit. Requests are bounded overall (`concurrency`) and per host (`per_host`),
+and a host holds at most twice its share of claims: a receiver that times out ties up
+only its own share.
+
+Delivery is at least once, as at Twilio: a callback whose answer came but whose outcome
+was not yet stored when the process died is sent again after the restart (claims never
+sent are not: they are only released). A request slot is therefore freed only once its
+outcome is stored, not when the answer comes, so that at any instant at most
+`per_host` callbacks per receiver (`concurrency` in all) were sent and are not yet
+stored: the most a kill -9 can make a receiver see twice. A repeat carries the same
+`X-Herald-Sequence`, `X-Herald-Event-Time` and body, so receivers can deduplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -26,7 +34,6 @@ from sqlalchemy.engine import Connection
 
 from herald.clock import Clock
 from herald.node import NODE_ID
-from herald.store import accounts as account_store
 from herald.store import callbacks as store
 from herald.store.db import Database
 from herald.webhooks.callbacks import (
@@ -45,28 +52,6 @@ log = logging.getLogger("herald.webhooks")
 PURGE_EVERY_US = 60_000_000
 AHEAD = 2  # claims held per request slot
 LEASE_MARGIN_S = 10.0  # a claim's lease: its wait for a slot (AHEAD × timeout) and this
-
-TokenLookup = Callable[[str], Awaitable[str | None] | str | None]
-
-
-class TokenCache:
-    """Auth tokens by account SID, remembered for `ttl_s`; signing needs one per request."""
-
-    def __init__(self, db: Database, clock: Clock, ttl_s: float = 60.0) -> None:
-        self._db = db
-        self._clock = clock
-        self._ttl_us = round(ttl_s * 1e6)
-        self._tokens: dict[str, tuple[int, str | None]] = {}
-
-    async def __call__(self, account_sid: str) -> str | None:
-        now = self._clock.now_us()
-        cached = self._tokens.get(account_sid)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        account = await self._db.read(lambda conn: account_store.get_account(conn, account_sid))
-        token = account.auth_token if account is not None else None
-        self._tokens[account_sid] = (now + self._ttl_us, token)
-        return token
 
 
 @dataclass
@@ -96,7 +81,6 @@ class CallbackDelivery:
         db: Database,
         clock: Clock,
         *,
-        auth_tokens: TokenLookup | None = None,
         max_attempts: int = 8,
         backoff_s: float = 1.0,
         timeout_s: float = 15.0,
@@ -105,13 +89,13 @@ class CallbackDelivery:
         poll_s: float = 0.5,
         keep_delivered_s: float = 86_400.0,
         processes: int = 0,
+        allow_private: bool = False,
         courier: Courier | None = None,
         jitter: Callable[[], float] | None = random.random,
         sole_node: bool = False,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._tokens: TokenLookup = auth_tokens or TokenCache(db, clock)
         self._policy = RetryPolicy(max_attempts=max_attempts, backoff_s=backoff_s)
         self._timeout_s = timeout_s
         self._concurrency = concurrency
@@ -119,6 +103,7 @@ class CallbackDelivery:
         self._poll_us = round(poll_s * 1e6)
         self._keep_us = round(keep_delivered_s * 1e6)
         self._processes = processes
+        self._allow_private = allow_private
         self._sole_node = sole_node
         self._given_courier = courier
         self._jitter = jitter
@@ -126,8 +111,9 @@ class CallbackDelivery:
         self._held: dict[int, str] = {}  # callback id → origin, from claim until stored
         self._held_by_origin: Counter[str] = Counter()
         self._waiting: dict[str, deque[Callback]] = {}  # claimed, not started, by origin
-        self._running: dict[int, asyncio.Task[None]] = {}
-        self._running_by_origin: Counter[str] = Counter()
+        self._running: dict[int, asyncio.Task[None]] = {}  # requests under way
+        self._slots: dict[int, str] = {}  # callback id → origin, from start until stored
+        self._slots_by_origin: Counter[str] = Counter()
         self._finished: list[Attempt] = []
         self._cycle_at = 0
         self._next_purge = 0
@@ -169,13 +155,19 @@ class CallbackDelivery:
             yield self._given_courier
             return
         concurrency, timeout_s = self._concurrency, self._timeout_s
+        allow_private = self._allow_private
         if self._processes > 0:
             async with ProcessCourier.open(
-                self._processes, concurrency=concurrency, timeout_s=timeout_s
+                self._processes,
+                concurrency=concurrency,
+                timeout_s=timeout_s,
+                allow_private=allow_private,
             ) as courier:
                 yield courier
         else:
-            async with HttpCourier.open(concurrency=concurrency, timeout_s=timeout_s) as local:
+            async with HttpCourier.open(
+                concurrency=concurrency, timeout_s=timeout_s, allow_private=allow_private
+            ) as local:
                 yield local
 
     async def _watch(self, stop: asyncio.Event) -> None:
@@ -247,9 +239,13 @@ class CallbackDelivery:
         self.stats.held = len(self._held)
 
     def _settle(self, done: list[Attempt]) -> None:
-        """Their outcomes are stored: let go of them and count them."""
+        """Their outcomes are stored: let go of them (and of their request slots) and
+        count them."""
         for attempt in done:
-            _decrement(self._held_by_origin, self._held.pop(attempt.callback.id))
+            origin = self._held.pop(attempt.callback.id)
+            _decrement(self._held_by_origin, origin)
+            if self._slots.pop(attempt.callback.id, None) is not None:
+                _decrement(self._slots_by_origin, origin)
             if attempt.state is CallbackState.DELIVERED:
                 self.stats.delivered += 1
             else:
@@ -258,47 +254,60 @@ class CallbackDelivery:
         self.stats.held = len(self._held)
 
     def _start_waiting(self, courier: Courier, tasks: asyncio.TaskGroup) -> None:
-        """Start waiting callbacks while there are free slots, overall and at their host."""
+        """Start waiting callbacks while there are free slots, overall and at their host
+        (a slot is free once the outcome of the request that held it is stored)."""
         for origin, queue in list(self._waiting.items()):
-            while queue and len(self._running) < self._concurrency:
-                if self._running_by_origin[origin] >= self._per_host:
+            while queue and len(self._slots) < self._concurrency:
+                if self._slots_by_origin[origin] >= self._per_host:
                     break
                 callback = queue.popleft()
-                task = tasks.create_task(self._attempt(courier, tasks, callback, origin))
-                self._running[callback.id] = task
-                self._running_by_origin[origin] += 1
+                self._running[callback.id] = tasks.create_task(self._attempt(courier, callback))
+                self._slots[callback.id] = origin
+                self._slots_by_origin[origin] += 1
             if not queue:
                 del self._waiting[origin]
         self.stats.in_flight = len(self._running)
 
-    async def _attempt(
-        self, courier: Courier, tasks: asyncio.TaskGroup, callback: Callback, origin: str
-    ) -> None:
-        status, error = await self._post(courier, callback)
+    async def _attempt(self, courier: Courier, callback: Callback) -> None:
+        status, cause = await self._post(courier, callback)
         draw = self._jitter() if self._jitter is not None else 0.0
-        now = self._clock.now_us()
-        self._finished.append(judge(callback, status, error, now, self._policy, draw))
+        attempt = judge(callback, status, self._clock.now_us(), self._policy, draw)
+        if attempt.state is not CallbackState.DELIVERED:
+            self._log_failure(attempt, cause or f"HTTP {status}")
+        self._finished.append(attempt)
         del self._running[callback.id]
-        _decrement(self._running_by_origin, origin)
-        self._start_waiting(courier, tasks)
+        self.stats.in_flight = len(self._running)
         self._wakeup.set()
 
     async def _post(self, courier: Courier, callback: Callback) -> tuple[int | None, str | None]:
-        """The receiver's HTTP status, or why there was none."""
+        """The receiver's HTTP status, or why there was none (for the log only)."""
         try:
-            token = await self._token(callback.account_sid)
-            if token is None:
+            if callback.auth_token is None:
                 return None, f"account {callback.account_sid} not found: cannot sign"
-            return await courier.deliver(callback, token), None
+            return await courier.deliver(callback, callback.auth_token), None
         except WebhookFailure as exc:
             return None, str(exc)
         except Exception as exc:
             log.exception("callback %d: unexpected delivery error", callback.id)
             return None, f"{type(exc).__name__}: {exc}"
 
-    async def _token(self, account_sid: str) -> str | None:
-        found = self._tokens(account_sid)
-        return await found if inspect.isawaitable(found) else found
+    @staticmethod
+    def _log_failure(attempt: Attempt, cause: str) -> None:
+        """The precise cause of a failed attempt, for the operator: the outbox keeps only
+        Twilio's generic wording (dead letters must not tell what sits at an address)."""
+        callback = attempt.callback
+        dead = attempt.state is CallbackState.DEAD
+        log.log(
+            logging.INFO if dead else logging.DEBUG,
+            "callback %d (%s #%d) to %s: attempt %d failed%s: %s",
+            callback.id,
+            callback.message_sid,
+            callback.sequence,
+            origin_of(callback.url),
+            callback.attempts + 1,
+            ", dead-lettered" if dead else "",
+            cause,
+        )
 
     async def _shutdown(self) -> None:
         """Cancel requests in flight; store what finished and make the rest due again."""
@@ -323,5 +332,6 @@ class CallbackDelivery:
         self._held_by_origin.clear()
         self._waiting.clear()
         self._running.clear()
-        self._running_by_origin.clear()
+        self._slots.clear()
+        self._slots_by_origin.clear()
         self.stats.in_flight = self.stats.held = 0

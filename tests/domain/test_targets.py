@@ -208,13 +208,16 @@ def _spell(value: int, radix: str) -> str:
     return str(value)
 
 
-@given(v4, st.integers(min_value=1, max_value=4), st.lists(st.sampled_from(["dec", "hex", "octal"]), min_size=4, max_size=4))  # fmt: skip
+spellings = st.lists(st.sampled_from(["dec", "hex", "octal"]), min_size=4, max_size=4)
+
+
+@given(v4, st.integers(min_value=1, max_value=4), spellings)
 def test_every_inet_aton_spelling_reads_back(
     address: IPv4Address, count: int, radixes: list[str]
 ) -> None:
     value = int(address)
     octets = list(address.packed)
-    parts = octets[: count - 1] + [value & (2 ** (8 * (5 - count)) - 1)]
+    parts = [*octets[: count - 1], value & (2 ** (8 * (5 - count)) - 1)]
     host = ".".join(_spell(part, radix) for part, radix in zip(parts, radixes, strict=False))
     assert literal_address(host) == address
 

@@ -38,6 +38,7 @@ class Received:
     body: bytes
     arrived: float  # time.monotonic()
     reply: Reply  # how it was (or is being) answered
+    index: int = 0  # its place in `Receiver.requests`
 
     @property
     def path(self) -> str:
@@ -84,26 +85,28 @@ class _Connection(asyncio.Protocol):
             method, target, headers, body, used = parsed
             self._buffer = self._buffer[used:]
             reply = self._receiver._script.next()
-            self._receiver._record(method, target, headers, body, reply)
+            index = self._receiver._record(method, target, headers, body, reply)
             keep = headers.get("connection", "").lower() != "close"
             if reply.delay > 0:
                 self._busy = True
-                asyncio.get_running_loop().call_later(reply.delay, self._answer_later, reply, keep)
+                loop = asyncio.get_running_loop()
+                loop.call_later(reply.delay, self._answer_later, reply, keep, index)
                 return
-            self._answer(reply, keep)
+            self._answer(reply, keep, index)
 
-    def _answer_later(self, reply: Reply, keep: bool) -> None:
+    def _answer_later(self, reply: Reply, keep: bool, index: int) -> None:
         self._busy = False
-        self._answer(reply, keep)
+        self._answer(reply, keep, index)
         self._serve()
 
-    def _answer(self, reply: Reply, keep: bool) -> None:
+    def _answer(self, reply: Reply, keep: bool, index: int) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
         if reply.drop:
             transport.abort()
             return
+        self._receiver.answered.add(index)
         reason = _REASONS.get(reply.status, b"Status")
         transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-length: 0\r\n%s\r\n"
@@ -142,6 +145,7 @@ class Receiver:
     def __init__(self, *, record: bool = True) -> None:
         self.requests: list[Received] = []
         self.count = 0
+        self.answered: set[int] = set()  # indexes of the requests answered with a status
         self._record_bodies = record
         self._script = _Script()
         self._changed = threading.Condition()
@@ -202,8 +206,9 @@ class Receiver:
 
     def _record(
         self, method: str, target: str, headers: dict[str, str], body: bytes, reply: Reply
-    ) -> None:
+    ) -> int:
         with self._changed:
+            index = self.count
             self.count += 1
             if self._record_bodies:
                 self.requests.append(
@@ -214,9 +219,11 @@ class Receiver:
                         body=body,
                         arrived=time.monotonic(),
                         reply=reply,
+                        index=index,
                     )
                 )
             self._changed.notify_all()
+            return index
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
         """Block until `count` requests have arrived; fail the test if they do not."""
