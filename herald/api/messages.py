@@ -96,7 +96,11 @@ class _Creation:
         self.now = now
         self.key = key
         self.request_hash = request_hash
-        self.items = [_media(runtime, account_sid, sid, url, now) for url in draft.media_urls]
+        # A microsecond apart, so listing them by date gives them in `MediaUrl` order.
+        self.items = [
+            _media(runtime, account_sid, sid, url, now + n)
+            for n, url in enumerate(draft.media_urls)
+        ]
         self.send_at = send_at
 
     async def run(self) -> Message:
