@@ -306,23 +306,36 @@ def test_callbacks_are_signed_with_the_accounts_current_token(
 def test_a_private_receiver_is_refused_unless_allowed(
     runtime: Runtime, account: Account, processes: int
 ) -> None:
+    """In this process and in the helper processes alike: refused by default (a literal
+    address, and a name that resolves to one, at connect time), allowed by the setting."""
     with Receiver() as receiver:
-        for url in (receiver.url + "/cb", f"http://localhost:{receiver.port}/cb"):
-            enqueue(runtime, new_message(runtime, account), url, MessageStatus.SENT)
+        urls = (receiver.url + "/cb", f"http://localhost:{receiver.port}/cb")
 
-        async def scenario() -> None:
+        async def deliver(allow_private: bool, done: Callable[[CallbackDelivery], bool]) -> None:
             hooks = CallbackDelivery(
-                runtime.db, ManualClock(T0), max_attempts=1, processes=processes, jitter=None
+                runtime.db,
+                ManualClock(T0),
+                max_attempts=1,
+                processes=processes,
+                allow_private=allow_private,
+                jitter=None,
             )
             async with running(hooks):
-                await eventually(lambda: hooks.stats.dead == 2, timeout=10)
+                await eventually(lambda: done(hooks), timeout=10)
 
-        asyncio.run(scenario())
+        for url in urls:
+            enqueue(runtime, new_message(runtime, account), url, MessageStatus.SENT)
+        asyncio.run(deliver(False, lambda hooks: hooks.stats.dead == 2))
         assert receiver.count == 0
-    dead = runtime.db.run(lambda conn: outbox.list_dead(conn, account.sid, 10, 0))
-    assert [(d.last_error, d.last_status_code) for d in dead] == [
-        ("HTTP retrieval failure", None)
-    ] * 2
+        dead = runtime.db.run(lambda conn: outbox.list_dead(conn, account.sid, 10, 0))
+        assert [(d.last_error, d.last_status_code) for d in dead] == [
+            ("HTTP retrieval failure", None)
+        ] * 2
+        for url in urls:
+            enqueue(runtime, new_message(runtime, account), url, MessageStatus.SENT)
+        asyncio.run(deliver(True, lambda hooks: hooks.stats.delivered == 2))
+        arrived = receiver.wait_for(2)
+    assert sorted(r.headers["host"].split(":")[0] for r in arrived) == ["127.0.0.1", "localhost"]
 
 
 def _refused_url() -> str:
