@@ -45,7 +45,7 @@ def pool(herald: Herald) -> Pool:
 def link_for(pool: Pool, urls: list[str]) -> str:
     """Send an MMS to a carrier that takes none; the path of the link sent instead."""
     sent = pool.send("+447400123456", media_url=urls)
-    link = eventually(lambda: pool.routing(sent.sid)["decision"].get("mms_link"))
+    link = eventually(lambda: (pool.routing(sent.sid)["decision"] or {}).get("mms_link"))
     return "/m/" + str(link).rsplit("/", 1)[1]
 
 
