@@ -260,9 +260,10 @@ class HttpClient:
     ) -> Answer:
         """The whole answer (a client made with `max_body`); WebhookFailure when none came
         in time, AnswerTooLarge beyond `max_body`."""
-        _, connection = await self._exchange(method, url, headers, body)
-        if not isinstance(connection, _Reader) or connection.answer is None:
+        if self._protocol is _Connection:
             raise TypeError("fetch needs a client made with max_body")
+        _, connection = await self._exchange(method, url, headers, body)
+        assert isinstance(connection, _Reader) and connection.answer is not None
         return connection.answer
 
     async def _exchange(
