@@ -7,9 +7,9 @@ are released at start. Each cycle is one transaction that stores the finished at
 claims more, so callback n+1 of a message is claimable the moment n's outcome is stored,
 and each claimed callback comes with its account's current auth token to sign with.
 Claims run ahead of the free request slots (up to twice as many held), so a freed slot
-is refilled at once, without waiting for another claim. Requests are bounded overall (`concurrency`) and per host (`per_host`),
-and a host holds at most twice its share of claims: a receiver that times out ties up
-only its own share.
+is refilled at once, without waiting for another claim. Requests are bounded overall
+(`concurrency`) and per host (`per_host`), and a host holds at most twice its share of
+claims: a receiver that times out ties up only its own share.
 
 Delivery is at least once, as at Twilio: a callback whose answer came but whose outcome
 was not yet stored when the process died is sent again after the restart (claims never
