@@ -11,13 +11,15 @@ is refilled at once, without waiting for another claim. Requests are bounded ove
 (`concurrency`) and per host (`per_host`), and a host holds at most twice its share of
 claims: a receiver that times out ties up only its own share.
 
-Delivery is at least once, as at Twilio: a callback whose answer came but whose outcome
-was not yet stored when the process died is sent again after the restart (claims never
-sent are not: they are only released). A request slot is therefore freed only once its
-outcome is stored, not when the answer comes, so that at any instant at most
-`per_host` callbacks per receiver (`concurrency` in all) were sent and are not yet
-stored: the most a kill -9 can make a receiver see twice. A repeat carries the same
-`X-Herald-Sequence`, `X-Herald-Event-Time` and body, so receivers can deduplicate.
+Delivery is at least once, as at Twilio: a callback that was sent but whose outcome was
+not yet stored when the process died is sent again after the restart; claims never sent
+are only released. Those are the requests in flight (at most `per_host` per receiver)
+and the answers that came during the last commit, so never more than the claims held
+for a receiver (twice `per_host`). Outcomes are stored by the next cycle, as soon as the
+group commit allows. (Freeing a slot only once its outcome is stored would bound this at
+`per_host`, but cost a quarter of the callback throughput to a fast receiver.) A repeat
+carries the same `X-Herald-Sequence`, `X-Herald-Event-Time` and body, so receivers can
+deduplicate.
 """
 
 from __future__ import annotations
@@ -111,9 +113,8 @@ class CallbackDelivery:
         self._held: dict[int, str] = {}  # callback id → origin, from claim until stored
         self._held_by_origin: Counter[str] = Counter()
         self._waiting: dict[str, deque[Callback]] = {}  # claimed, not started, by origin
-        self._running: dict[int, asyncio.Task[None]] = {}  # requests under way
-        self._slots: dict[int, str] = {}  # callback id → origin, from start until stored
-        self._slots_by_origin: Counter[str] = Counter()
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._running_by_origin: Counter[str] = Counter()
         self._finished: list[Attempt] = []
         self._cycle_at = 0
         self._next_purge = 0
@@ -239,13 +240,9 @@ class CallbackDelivery:
         self.stats.held = len(self._held)
 
     def _settle(self, done: list[Attempt]) -> None:
-        """Their outcomes are stored: let go of them (and of their request slots) and
-        count them."""
+        """Their outcomes are stored: let go of them and count them."""
         for attempt in done:
-            origin = self._held.pop(attempt.callback.id)
-            _decrement(self._held_by_origin, origin)
-            if self._slots.pop(attempt.callback.id, None) is not None:
-                _decrement(self._slots_by_origin, origin)
+            _decrement(self._held_by_origin, self._held.pop(attempt.callback.id))
             if attempt.state is CallbackState.DELIVERED:
                 self.stats.delivered += 1
             else:
@@ -254,21 +251,22 @@ class CallbackDelivery:
         self.stats.held = len(self._held)
 
     def _start_waiting(self, courier: Courier, tasks: asyncio.TaskGroup) -> None:
-        """Start waiting callbacks while there are free slots, overall and at their host
-        (a slot is free once the outcome of the request that held it is stored)."""
+        """Start waiting callbacks while there are free slots, overall and at their host."""
         for origin, queue in list(self._waiting.items()):
-            while queue and len(self._slots) < self._concurrency:
-                if self._slots_by_origin[origin] >= self._per_host:
+            while queue and len(self._running) < self._concurrency:
+                if self._running_by_origin[origin] >= self._per_host:
                     break
                 callback = queue.popleft()
-                self._running[callback.id] = tasks.create_task(self._attempt(courier, callback))
-                self._slots[callback.id] = origin
-                self._slots_by_origin[origin] += 1
+                task = tasks.create_task(self._attempt(courier, tasks, callback, origin))
+                self._running[callback.id] = task
+                self._running_by_origin[origin] += 1
             if not queue:
                 del self._waiting[origin]
         self.stats.in_flight = len(self._running)
 
-    async def _attempt(self, courier: Courier, callback: Callback) -> None:
+    async def _attempt(
+        self, courier: Courier, tasks: asyncio.TaskGroup, callback: Callback, origin: str
+    ) -> None:
         status, cause = await self._post(courier, callback)
         draw = self._jitter() if self._jitter is not None else 0.0
         attempt = judge(callback, status, self._clock.now_us(), self._policy, draw)
@@ -276,7 +274,8 @@ class CallbackDelivery:
             self._log_failure(attempt, cause or f"HTTP {status}")
         self._finished.append(attempt)
         del self._running[callback.id]
-        self.stats.in_flight = len(self._running)
+        _decrement(self._running_by_origin, origin)
+        self._start_waiting(courier, tasks)
         self._wakeup.set()
 
     async def _post(self, courier: Courier, callback: Callback) -> tuple[int | None, str | None]:
@@ -332,6 +331,5 @@ class CallbackDelivery:
         self._held_by_origin.clear()
         self._waiting.clear()
         self._running.clear()
-        self._slots.clear()
-        self._slots_by_origin.clear()
+        self._running_by_origin.clear()
         self.stats.in_flight = self.stats.held = 0

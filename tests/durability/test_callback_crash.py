@@ -3,9 +3,9 @@ then a restart: every accepted message reaches a final state and every callback 
 arrives at least once. Callbacks over HTTP are at least once, as at Twilio: a callback
 the receiver got but whose outcome the killed process had not stored yet is sent again,
 with the same `X-Herald-Sequence`, event time and body. The duplicates are counted and
-printed; they are only callbacks whose outcome was not stored at the kill, and no more
-than the requests that may be in flight to one receiver (HERALD_CALLBACK_PER_HOST),
-since a request's slot is freed only once its outcome is stored."""
+printed; they are only callbacks the receiver got whose outcome was not stored at the
+kill (the requests in flight, and answers not yet committed), so never more than the
+claims a node holds for one receiver: twice HERALD_CALLBACK_PER_HOST."""
 
 from __future__ import annotations
 
@@ -136,5 +136,5 @@ def test_kill_9_mid_burst_delivers_every_callback_at_least_once(tmp_path: Path) 
             )
     assert all(first_copy[k].index < received_at_kill for k in duplicates)
     assert duplicates <= unrecorded
-    assert len(duplicates) <= PER_HOST
+    assert len(duplicates) <= 2 * PER_HOST
     assert max(arrived.values()) <= 2
