@@ -349,6 +349,7 @@ def herald_env(opts: Options, data_dir: Path) -> dict[str, str]:
         "HERALD_SQLITE_SYNCHRONOUS": opts.herald_sync,
         "HERALD_CALLBACK_PROCESSES": str(opts.callback_processes),
         "HERALD_METRICS_TOKEN": METRICS_TOKEN,
+        "HERALD_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver listens on 127.0.0.1
     }
     env.pop("HERALD_DATABASE_URL", None)
     return env

@@ -82,6 +82,7 @@ def spawn(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         HERALD_LOG_LEVEL="WARNING",
         HERALD_SIMULATOR_LATENCY="instant",
         HERALD_SIMULATOR_SEED="1",
+        HERALD_WEBHOOK_ALLOW_PRIVATE="true",  # the receiver listens on 127.0.0.1
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / "server.log").open("ab") as log:

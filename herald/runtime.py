@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from herald.api.auth import Authenticator
 from herald.api.service_cache import ServiceCache
+from herald.api.throttle import ClientThrottle
 from herald.carriers.base import Transport
 from herald.carriers.simulator import CarrierSimulator
 from herald.clock import Clock, SystemClock
@@ -26,6 +27,9 @@ from herald.metrics import Metrics
 from herald.store import migrate
 from herald.store.db import Database, is_sqlite
 from herald.webhooks.delivery import CallbackDelivery
+from herald.webhooks.media import MediaFetcher
+
+LINK_REQUESTS_PER_S = 5  # per client, on the MMS Converter's links (a burst of as many)
 
 
 @dataclass(kw_only=True)
@@ -40,6 +44,10 @@ class Runtime:
     delivery: CallbackDelivery | None = None
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
     services: ServiceCache = field(default_factory=lambda: ServiceCache(5.0))
+    media: MediaFetcher | None = None  # for the MMS Converter's links
+    link_throttle: ClientThrottle = field(
+        default_factory=lambda: ClientThrottle(per_second=LINK_REQUESTS_PER_S)
+    )
 
     def new_sid(self, prefix: Prefix) -> str:
         return format_sid(prefix, self.random_bytes(16))
@@ -77,6 +85,7 @@ def build(
         auth=Authenticator(db, clock, settings.auth_cache_s),
         metrics=Metrics(),
         services=ServiceCache(settings.auth_cache_s),
+        media=MediaFetcher(allow_private=settings.webhook_allow_private),
     )
     if settings.dispatch:
         _wire_dispatch(runtime, transport)
@@ -97,6 +106,7 @@ def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
         concurrency=settings.callback_concurrency,
         per_host=settings.callback_per_host,
         processes=settings.callback_processes,
+        allow_private=settings.webhook_allow_private,
         sole_node=is_sqlite(settings.resolved_database_url),
     )
     runtime.dispatcher = Dispatcher(

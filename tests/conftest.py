@@ -204,6 +204,8 @@ def herald(
 
     A module that sets `DISPATCH = False` gets an API-only server (as `HERALD_DISPATCH=false`
     runs one): its messages stay `queued`, so the paths refused before completion stay testable.
+    Private webhook targets are allowed (receivers listen on 127.0.0.1) unless a module's
+    `SETTINGS` says `webhook_allow_private=False`.
     """
     tmp = tmp_path_factory.mktemp("herald")
     url = database_url(request.param, postgres, tmp)
@@ -214,6 +216,7 @@ def herald(
         simulator_latency="instant",
         dispatch=dispatch,
         metrics_token=METRICS_TOKEN,
+        webhook_allow_private=True,  # the tests' receivers listen on 127.0.0.1
     ).with_overrides(**getattr(request.module, "SETTINGS", {}))
     runtime = build(settings)
     server = _Server(runtime)

@@ -84,11 +84,12 @@ class Node:
 
 def node_env(url: str, **extra: str) -> dict[str, str]:
     """A test node's environment: the database at `url`, the instant carrier simulator,
-    and `extra` (HERALD_… names)."""
+    callbacks allowed to the tests' receivers on 127.0.0.1, and `extra` (HERALD_… names)."""
     return {
         "HERALD_DATABASE_URL": url,
         "HERALD_SIMULATOR_LATENCY": "instant",
         "HERALD_METRICS_TOKEN": METRICS_TOKEN,
+        "HERALD_WEBHOOK_ALLOW_PRIVATE": "true",
         **extra,
     }
 

@@ -13,6 +13,7 @@ def test_defaults() -> None:
     assert settings.resolved_database_url == "sqlite:///var/herald.db"
     assert settings.credentials_path == Path("var/credentials.env")
     assert settings.sqlite_synchronous == "FULL"
+    assert settings.webhook_allow_private is False  # secure by default
 
 
 def test_every_variable_is_read() -> None:
@@ -44,6 +45,7 @@ def test_every_variable_is_read() -> None:
             "HERALD_HEAD_TIMEOUT_S": "2",
             "HERALD_BODY_TIMEOUT_S": "3.5",
             "HERALD_MAX_CONNECTIONS": "64",
+            "HERALD_WEBHOOK_ALLOW_PRIVATE": "true",
         }
     )
     assert settings == Settings(
@@ -73,6 +75,7 @@ def test_every_variable_is_read() -> None:
         head_timeout_s=2.0,
         body_timeout_s=3.5,
         max_connections=64,
+        webhook_allow_private=True,
     )
 
 
@@ -96,6 +99,7 @@ def test_every_variable_is_read() -> None:
         ("HERALD_HEAD_TIMEOUT_S", "soon"),
         ("HERALD_BODY_TIMEOUT_S", "0"),
         ("HERALD_MAX_CONNECTIONS", "-5"),
+        ("HERALD_WEBHOOK_ALLOW_PRIVATE", "sometimes"),
     ],
 )
 def test_errors_name_the_variable_and_value(name: str, value: str) -> None:

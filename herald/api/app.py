@@ -191,6 +191,8 @@ def create_app(runtime: Runtime) -> Starlette:
                     "shutdown grace period (%gs) over; stopping now",
                     runtime.settings.shutdown_grace_s,
                 )
+            if runtime.media is not None:
+                await runtime.media.aclose()
             runtime.close()
 
     handlers: dict[Any, Any] = {

@@ -2,7 +2,10 @@
 that failed every attempt, listed newest first, each retryable once the receiver is fixed.
 
 Twilio drops such callbacks after logging error 11200; Herald keeps them so nothing a
-receiver should have heard is lost silently. Authentication is the 2010 API's.
+receiver should have heard is lost silently. Authentication is the 2010 API's. As in
+Twilio's debugger, an item tells only the last answer's HTTP status (null when none came)
+and the generic 11200 wording: never why no answer came, which would tell what listens at
+an address. The server log has the precise cause.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from herald.api.path_params import fits
 from herald.api.requests import account_of, json, not_found, query_of, runtime_of
 from herald.domain.timestamps import rfc2822
 from herald.store import callbacks as store
-from herald.webhooks.callbacks import Callback
+from herald.webhooks.callbacks import RETRIEVAL_FAILURE, Callback
 
 
 def render(callback: Callback) -> dict[str, Any]:
@@ -39,7 +42,8 @@ def render(callback: Callback) -> dict[str, Any]:
         "params": params,
         "state": callback.state.value,
         "attempts": callback.attempts,
-        "last_error": callback.last_error,
+        # Rows stored before this wording was generic are shown with it too.
+        "last_error": RETRIEVAL_FAILURE if callback.last_error is not None else None,
         "last_status_code": callback.last_status_code,
         "date_created": rfc2822(callback.date_created),
         "date_updated": rfc2822(callback.date_updated),

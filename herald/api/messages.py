@@ -52,7 +52,11 @@ async def create(request: Request) -> Response:
     account = await account_of(request)
     form = await form_of(request)
     runtime = runtime_of(request)
-    draft = outbound.prepare(forms.send_request(form), test=account.is_test)
+    draft = outbound.prepare(
+        forms.send_request(form),
+        test=account.is_test,
+        allow_private=runtime.settings.webhook_allow_private,
+    )
     now = runtime.clock.now_us()
     send_at = scheduling.send_at(
         draft.request.schedule_type,
@@ -92,7 +96,11 @@ class _Creation:
         self.now = now
         self.key = key
         self.request_hash = request_hash
-        self.items = [_media(runtime, account_sid, sid, url, now) for url in draft.media_urls]
+        # A microsecond apart, so listing them by date gives them in `MediaUrl` order.
+        self.items = [
+            _media(runtime, account_sid, sid, url, now + n)
+            for n, url in enumerate(draft.media_urls)
+        ]
         self.send_at = send_at
 
     async def run(self) -> Message:

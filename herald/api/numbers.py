@@ -78,6 +78,11 @@ async def create(request: Request) -> Response:
     parsed = _test_number(form) if account.is_test else _parse_phone_number(form, expected)
     now = runtime.clock.now_us()
     nanp_sms = parsed.country in ("US", "CA")
+    allow = runtime.settings.webhook_allow_private
+
+    def url(name: str) -> str:
+        return url_param(form, name, allow_private=allow)
+
     number = IncomingNumber(
         sid=runtime.new_sid(Prefix.PHONE_NUMBER),
         account_sid=account.sid,
@@ -85,14 +90,14 @@ async def create(request: Request) -> Response:
         friendly_name=form.get("FriendlyName") or numbers.friendly_format(parsed),
         country=parsed.country,
         number_type=parsed.number_type.value,
-        webhook=sms_webhook(form),
+        webhook=sms_webhook(form, allow_private=allow),
         sms_application_sid=application_sid(form) or "",
-        voice_url=url_param(form, "VoiceUrl") or "",
+        voice_url=url("VoiceUrl"),
         voice_method=method_param(form, "VoiceMethod") or "POST",
-        voice_fallback_url=url_param(form, "VoiceFallbackUrl") or "",
+        voice_fallback_url=url("VoiceFallbackUrl"),
         voice_fallback_method=method_param(form, "VoiceFallbackMethod") or "POST",
         voice_caller_id_lookup=bool(form.boolean("VoiceCallerIdLookup")),
-        status_callback=url_param(form, "StatusCallback") or "",
+        status_callback=url("StatusCallback"),
         status_callback_method=method_param(form, "StatusCallbackMethod") or "POST",
         capabilities=capabilities(form, Capabilities(mms=nanp_sms)),
         mps=mps(form),
@@ -143,22 +148,28 @@ async def list_(request: Request) -> Response:
     )
 
 
-def _updated(number: IncomingNumber, form: Form, now: int) -> IncomingNumber:
+def _updated(
+    number: IncomingNumber, form: Form, now: int, *, allow_private: bool
+) -> IncomingNumber:
     hook = number.webhook
+
+    def _url(name: str, current: str) -> str:
+        return url_param(form, name, allow_private=allow_private) if name in form else current
+
     return replace(
         number,
         friendly_name=form.get("FriendlyName") or number.friendly_name,
-        webhook=sms_webhook(form, hook),
+        webhook=sms_webhook(form, hook, allow_private=allow_private),
         sms_application_sid=(
             application_sid(form) if "SmsApplicationSid" in form else number.sms_application_sid
         ),
-        voice_url=_url(form, "VoiceUrl", number.voice_url),
+        voice_url=_url("VoiceUrl", number.voice_url),
         voice_method=method_param(form, "VoiceMethod") or number.voice_method,
-        voice_fallback_url=_url(form, "VoiceFallbackUrl", number.voice_fallback_url),
+        voice_fallback_url=_url("VoiceFallbackUrl", number.voice_fallback_url),
         voice_fallback_method=method_param(form, "VoiceFallbackMethod")
         or number.voice_fallback_method,
         voice_caller_id_lookup=_flag(form, "VoiceCallerIdLookup", number.voice_caller_id_lookup),
-        status_callback=_url(form, "StatusCallback", number.status_callback),
+        status_callback=_url("StatusCallback", number.status_callback),
         status_callback_method=method_param(form, "StatusCallbackMethod")
         or number.status_callback_method,
         capabilities=capabilities(form, number.capabilities),
@@ -167,18 +178,19 @@ def _updated(number: IncomingNumber, form: Form, now: int) -> IncomingNumber:
     )
 
 
-def _url(form: Form, name: str, current: str) -> str:
-    return url_param(form, name) if name in form else current
-
-
 def _flag(form: Form, name: str, current: bool) -> bool:
     value = form.boolean(name)
     return current if value is None else value
 
 
 async def update(request: Request) -> Response:
+    allow = runtime_of(request).settings.webhook_allow_private
+
+    def change(number: IncomingNumber, form: Form, now: int) -> IncomingNumber:
+        return _updated(number, form, now, allow_private=allow)
+
     number = await update_owned(
-        request, store.get_number, _updated, store.save_number, "/IncomingPhoneNumbers"
+        request, store.get_number, change, store.save_number, "/IncomingPhoneNumbers"
     )
     return json(render.incoming_number(number))
 

@@ -197,7 +197,8 @@ async def preview(request: Request) -> Response:
     to = _recipient(raw_to)
     body = form.get("Body") or ""
     media = forms.media_urls(form)
-    outbound.check_content(body, media)  # as a send checks them (21617, 21623, 21620)
+    # as a send checks them (21617, 21623, 21620, the webhook target policy)
+    outbound.check_content(body, media, runtime.settings.webhook_allow_private)
     if not body.strip() and not media:
         raise errors.BodyOrMediaRequired()
     smart = form.boolean("SmartEncoded")

@@ -61,15 +61,14 @@ _FLAGS = (
 )
 
 
-def _url(form: Form, param: str) -> str | None:
-    """An absolute http(s) URL that fits its column (`url_param`'s checks), or None to
-    clear it."""
-    return url_param(form, param) or None
-
-
-def _webhooks(form: Form) -> dict[str, Any]:
-    """URLs (empty clears one) and their methods, as given."""
-    changes: dict[str, Any] = {field: _url(form, param) for param, field in _URLS if param in form}
+def _webhooks(form: Form, allow_private: bool) -> dict[str, Any]:
+    """URLs (empty clears one) and their methods, as given. A URL is absolute http(s),
+    fits its column and names no refused address (`url_param`'s checks)."""
+    changes: dict[str, Any] = {
+        field: url_param(form, param, allow_private=allow_private) or None
+        for param, field in _URLS
+        if param in form
+    }
     for param, field in _METHODS:
         method = method_param(form, param)
         if method is not None:
@@ -94,9 +93,9 @@ def _options(form: Form) -> dict[str, Any]:
     return changes
 
 
-def _configured(form: Form, current: Service) -> Service:
+def _configured(form: Form, current: Service, *, allow_private: bool) -> Service:
     """`current` with the settings the form gives; the others are kept."""
-    changes = {**_webhooks(form), **_options(form)}
+    changes = {**_webhooks(form, allow_private), **_options(form)}
     if "FriendlyName" in form:
         changes["friendly_name"] = check_friendly_name(form.get("FriendlyName"))
     return replace(current, **changes)
@@ -114,7 +113,7 @@ async def create(request: Request) -> Response:
         date_created=now,
         date_updated=now,
     )
-    service = _configured(form, draft)
+    service = _configured(form, draft, allow_private=runtime.settings.webhook_allow_private)
     await runtime.db.write(lambda conn: store.insert_service(conn, service))
     return json(render.service(service, base_url(request)), 201)
 
@@ -138,12 +137,13 @@ async def list_(request: Request) -> Response:
     return json(envelope(request, "services", records, page, has_more=len(found) > page.size))
 
 
-def _updated(current: Service, form: Form, now: int) -> Service:
-    return replace(_configured(form, current), date_updated=now)
-
-
 async def update(request: Request) -> Response:
-    service = await update_owned(request, store.get_service, _updated, store.save_service, PATH)
+    allow = runtime_of(request).settings.webhook_allow_private
+
+    def change(current: Service, form: Form, now: int) -> Service:
+        return replace(_configured(form, current, allow_private=allow), date_updated=now)
+
+    service = await update_owned(request, store.get_service, change, store.save_service, PATH)
     runtime_of(request).services.forget(service.sid)  # after the commit: no send re-reads it
     return json(render.service(service, base_url(request)))
 

@@ -47,7 +47,7 @@ async def create(request: Request) -> Response:
         short_code=code,
         country=country,
         friendly_name=form.get("FriendlyName") or code,
-        webhook=sms_webhook(form),
+        webhook=sms_webhook(form, allow_private=runtime.settings.webhook_allow_private),
         sms=form.boolean("Capabilities.Sms") is not False,
         mms=bool(form.boolean("Capabilities.Mms")),
         mps=mps(form),
@@ -89,19 +89,24 @@ async def list_(request: Request) -> Response:
     )
 
 
-def _updated(code: ShortCode, form: Form, now: int) -> ShortCode:
+def _updated(code: ShortCode, form: Form, now: int, *, allow_private: bool) -> ShortCode:
     return replace(
         code,
         friendly_name=form.get("FriendlyName") or code.friendly_name,
-        webhook=sms_webhook(form, code.webhook),
+        webhook=sms_webhook(form, code.webhook, allow_private=allow_private),
         mps=mps(form) if "Mps" in form else code.mps,
         date_updated=now,
     )
 
 
 async def update(request: Request) -> Response:
+    allow = runtime_of(request).settings.webhook_allow_private
+
+    def change(code: ShortCode, form: Form, now: int) -> ShortCode:
+        return _updated(code, form, now, allow_private=allow)
+
     code = await update_owned(
-        request, store.get_short_code, _updated, store.save_short_code, "/SMS/ShortCodes"
+        request, store.get_short_code, change, store.save_short_code, "/SMS/ShortCodes"
     )
     return json(render.short_code(code))
 

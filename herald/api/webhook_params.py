@@ -1,22 +1,32 @@
 """Parameters shared by the sender resources: SMS webhook URLs and methods,
-capabilities and the per-sender MPS override (a Herald extension)."""
+capabilities and the per-sender MPS override (a Herald extension).
+
+A webhook URL whose host is an address the webhook target policy refuses is refused
+here, when it is set (20001); a host name is checked when it is resolved, at connect
+time (domain/targets.py)."""
 
 from __future__ import annotations
 
 from herald.api.forms import Form
-from herald.domain import errors
-from herald.domain.outbound import is_http_url
+from herald.domain import errors, targets
+from herald.domain.outbound import is_http_url, refused_target
 from herald.domain.senders import Capabilities, SmsWebhook
 from herald.domain.sids import Prefix, is_sid
 
 MAX_MPS = 10_000
 
 
-def url_param(form: Form, name: str) -> str:
-    """A webhook URL: empty clears it; anything else must be an absolute http(s) URL."""
+def url_param(form: Form, name: str, *, allow_private: bool) -> str:
+    """A webhook URL: empty clears it; anything else must be an absolute http(s) URL
+    to a host the target policy allows (`allow_private`: HERALD_WEBHOOK_ALLOW_PRIVATE)."""
     value = (form.get(name) or "").strip()
-    if value and not is_http_url(value):
+    if not value:
+        return value
+    if not is_http_url(value):
         raise errors.InvalidParameter(f"{name} {value!r} is not a valid http(s) URL")
+    refused = targets.url_refusal(value, allow_private=allow_private)
+    if refused is not None:
+        raise errors.InvalidParameter(f"{name} {value!r} is refused. {refused_target(refused)}")
     return value
 
 
@@ -30,14 +40,18 @@ def method_param(form: Form, name: str) -> str | None:
     return upper
 
 
-def sms_webhook(form: Form, current: SmsWebhook | None = None) -> SmsWebhook:
+def sms_webhook(
+    form: Form, current: SmsWebhook | None = None, *, allow_private: bool
+) -> SmsWebhook:
     base = current or SmsWebhook()
+
+    def url(name: str, kept: str) -> str:
+        return url_param(form, name, allow_private=allow_private) if name in form else kept
+
     return SmsWebhook(
-        sms_url=url_param(form, "SmsUrl") if "SmsUrl" in form else base.sms_url,
+        sms_url=url("SmsUrl", base.sms_url),
         sms_method=method_param(form, "SmsMethod") or base.sms_method,
-        sms_fallback_url=(
-            url_param(form, "SmsFallbackUrl") if "SmsFallbackUrl" in form else base.sms_fallback_url
-        ),
+        sms_fallback_url=url("SmsFallbackUrl", base.sms_fallback_url),
         sms_fallback_method=method_param(form, "SmsFallbackMethod") or base.sms_fallback_method,
     )
 

@@ -97,6 +97,20 @@ class NotFound(TwilioError):
     status = 404
 
 
+class TooManyRequests(TwilioError):
+    """Too Many Requests"""
+
+    code = 20429
+    status = 429
+
+
+class MediaUnavailable(TwilioError):
+    """HTTP retrieval failure"""
+
+    code = 11200
+    status = 502
+
+
 class InternalError(TwilioError):
     """Internal server error"""
 

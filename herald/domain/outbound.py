@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from herald.domain import errors, numbers, test_credentials
+from herald.domain import errors, numbers, targets, test_credentials
 from herald.domain.encoding import EncodedBody, encode_body, utf16_length
 from herald.domain.sids import Prefix, is_sid
 
@@ -66,10 +66,12 @@ class Draft:
     request: SendRequest
 
 
-def prepare(request: SendRequest, *, test: bool = False) -> Draft:
+def prepare(request: SendRequest, *, test: bool = False, allow_private: bool = False) -> Draft:
     """Check a send request; raise the first Twilio error that applies.
 
-    With `test` (a test account, §17) the magic numbers decide the outcome first.
+    With `test` (a test account, §17) the magic numbers decide the outcome first. A
+    `StatusCallback` or `MediaUrl` whose host is an address the webhook target policy
+    refuses is invalid (21609, 21620); `allow_private` is HERALD_WEBHOOK_ALLOW_PRIVATE.
     """
     _require(request)
     if test:
@@ -84,8 +86,8 @@ def prepare(request: SendRequest, *, test: bool = False) -> Draft:
     if request.content_sid is not None:
         raise errors.InvalidContentSid()
     body = request.body or ""
-    check_content(body, request.media_urls)
-    _check_options(request)
+    check_content(body, request.media_urls, allow_private)
+    _check_options(request, allow_private)
     return Draft(
         to=to,
         from_kind=from_kind,
@@ -171,15 +173,16 @@ def _check_alpha_destination(to: numbers.PhoneNumber) -> None:
         )
 
 
-def check_content(body: str, media_urls: tuple[str, ...]) -> None:
+def check_content(body: str, media_urls: tuple[str, ...], allow_private: bool) -> None:
     """A message's body (21617 beyond 1,600 UTF-16 units) and media (21623 beyond ten,
-    21620 for one that is not an absolute http(s) URL): for a send and for its Preview."""
+    21620 for one that is not an absolute http(s) URL or names an address the webhook
+    target policy refuses): for a send and for its Preview."""
     if utf16_length(body) > MAX_BODY:
         raise errors.BodyTooLong()
-    _check_media(media_urls)
+    _check_media(media_urls, allow_private)
 
 
-def _check_media(urls: tuple[str, ...]) -> None:
+def _check_media(urls: tuple[str, ...], allow_private: bool) -> None:
     if len(urls) > MAX_MEDIA:
         raise errors.TooManyMedia()
     for url in urls:
@@ -187,15 +190,28 @@ def _check_media(urls: tuple[str, ...]) -> None:
             raise errors.InvalidMediaUrl(
                 f"Media urls: {url} are invalid. Please use absolute urls."
             )
+        refused = targets.url_refusal(url, allow_private=allow_private)
+        if refused is not None:
+            raise errors.InvalidMediaUrl(
+                f"Media urls: {url} are invalid. {refused_target(refused)}"
+            )
 
 
-def _check_options(request: SendRequest) -> None:
+def _check_options(request: SendRequest, allow_private: bool) -> None:
     period = request.validity_period
     if period is not None and not 1 <= period <= MAX_VALIDITY:
         raise errors.InvalidValidityPeriod()
     callback = request.status_callback
-    if callback is not None and callback != "" and not is_http_url(callback):
-        raise errors.InvalidStatusCallback(f"The StatusCallback URL {callback} is not a valid URL.")
+    if callback is not None and callback != "":
+        if not is_http_url(callback):
+            raise errors.InvalidStatusCallback(
+                f"The StatusCallback URL {callback} is not a valid URL."
+            )
+        refused = targets.url_refusal(callback, allow_private=allow_private)
+        if refused is not None:
+            raise errors.InvalidStatusCallback(
+                f"The StatusCallback URL {callback} is not a valid URL. {refused_target(refused)}"
+            )
     scheduled = request.schedule_type is not None or request.send_at is not None
     has_service = request.messaging_service_sid is not None or is_sid(
         request.from_ or "", Prefix.SERVICE
@@ -210,20 +226,23 @@ _HOST = re.compile(
 
 
 def is_http_url(url: str, *, max_length: int = MAX_URL) -> bool:
-    """An absolute http(s) URL with a valid host name (Twilio refuses underscores in hosts),
-    no longer than Herald stores, without control characters."""
+    """An absolute http(s) URL with a valid host name (Twilio refuses underscores in hosts)
+    or address (in any spelling a browser reads as one), no longer than Herald stores,
+    without control characters. Whether its address may be used is `targets`' question."""
     if len(url) > max_length or any(ord(c) < 0x20 or c == "\x7f" for c in url):
         return False
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         _ = parts.port
+        address = targets.literal_address(host)
     except ValueError:
         return False
     if parts.scheme not in ("http", "https") or not host:
         return False
-    return bool(_HOST.match(host)) or _is_ip_literal(host)
+    return address is not None or bool(_HOST.match(host))
 
 
-def _is_ip_literal(host: str) -> bool:
-    return ":" in host or bool(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", host))
+def refused_target(refused: targets.Refusal) -> str:
+    """Why a URL's address is refused, for the API's error message."""
+    return f"Its host is an address this server does not send to ({refused.value})."

@@ -2,7 +2,9 @@
 status change they report, then claimed, attempted and marked by the delivery loop.
 
 A message's callbacks go out in `sequence` order: only a message's lowest pending
-callback is ever claimed, so callback n+1 waits until n is delivered or dead. Claiming
+callback is ever claimed, so callback n+1 waits until n is delivered or dead. A claimed
+callback comes with its account's auth token as it is now, so a changed token signs the
+next callback claimed (nothing caches it). Claiming
 leases a callback (moves `next_attempt_at` past the request's time limit); on PostgreSQL
 the claim locks with SKIP LOCKED, so two processes never both take one, and a crashed
 process's lease simply runs out.
@@ -34,7 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
 from herald.store.raw import RawStatement
-from herald.store.schema import callbacks, messages
+from herald.store.schema import accounts, callbacks, messages
 from herald.webhooks.callbacks import Attempt, Callback, CallbackState, origin_of
 
 PENDING = CallbackState.PENDING.value
@@ -50,7 +52,8 @@ def _still_pending(table: FromClause) -> ColumnElement[bool]:
     return table.c.state.concat(literal_column("''")) == _PENDING_SQL
 
 
-_SEQUENCE, _URL, _HEAD = 3, 4, 16  # positions in a row of all columns, then the head
+# Positions in a claimed row: all the columns, then the message's head, then the token.
+_SEQUENCE, _URL, _HEAD, _TOKEN = 3, 4, 16, 17
 
 _UNSET = ("id", "last_error", "last_status_code", "leased_by")
 _RECORD = RawStatement(
@@ -80,7 +83,7 @@ _MOVE_SUCCESSORS = RawStatement(
 )
 
 
-def _callback(row: Sequence[Any]) -> Callback:
+def _callback(row: Sequence[Any], auth_token: str | None = None) -> Callback:
     """A callback from a row of all its columns, in table order."""
     (id_, account_sid, message_sid, sequence, url, method, params, *rest) = row
     (event_time, state, attempts, next_attempt_at, error, status_code, created, updated) = rest[:8]
@@ -100,6 +103,7 @@ def _callback(row: Sequence[Any]) -> Callback:
         last_status_code=status_code,
         date_created=created,
         date_updated=updated,
+        auth_token=auth_token,
     )
 
 
@@ -176,8 +180,8 @@ def _at_origin(origin: str) -> ColumnElement[bool]:
 
 def _due(full: Iterable[str] = ()) -> Select[Any]:
     """Due callbacks, oldest due first, not at `full` origins, each with its message's
-    lowest pending sequence (computed only for the rows returned). PostgreSQL locks
-    them, skipping rows another process is claiming."""
+    lowest pending sequence and its account's auth token (computed only for the rows
+    returned). PostgreSQL locks them, skipping rows another process is claiming."""
     earlier = aliased(callbacks)
     head = (
         select(earlier.c.sequence)
@@ -186,7 +190,12 @@ def _due(full: Iterable[str] = ()) -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    query = select(*callbacks.c, head).where(
+    token = (
+        select(accounts.c.auth_token)
+        .where(accounts.c.sid == callbacks.c.account_sid)
+        .scalar_subquery()
+    )
+    query = select(*callbacks.c, head, token).where(
         _IS_PENDING, callbacks.c.next_attempt_at <= bindparam("now")
     )
     for origin in full:
@@ -276,7 +285,7 @@ def claim_due(
         if chosen:
             leased = [{"cid": r[0], "until": lease_until, "node": lease_owner} for r in chosen]
             _LEASE.run_many(conn, leased)
-    return [_callback(row[:_HEAD]) for row in chosen]
+    return [_callback(row[:_HEAD], row[_TOKEN]) for row in chosen]
 
 
 def record(conn: Connection, attempts: Sequence[Attempt], now: int) -> None:

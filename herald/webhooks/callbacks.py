@@ -4,12 +4,17 @@ attempt.
 
 The parameters are built once, when the status changes, and stored with the callback,
 so every retry posts exactly what was signed the first time.
+
+An attempt's outcome is stored as a status code and Twilio's generic 11200 wording, never
+why no answer came (refused by the target policy, no such host, connection refused,
+reset, timeout, TLS, not HTTP): told apart, those would make dead letters a port scanner.
+The precise cause goes only to the operator's log.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -19,6 +24,7 @@ from herald.domain.timestamps import to_datetime
 API_VERSION = "2010-04-01"
 MAX_BACKOFF_S = 3600.0
 UNKNOWN_ERROR = 30008  # Twilio's "Unknown error", when a failure carries no code
+RETRIEVAL_FAILURE = "HTTP retrieval failure"  # Twilio's 11200, for every failed attempt
 
 Params = tuple[tuple[str, str], ...]
 
@@ -66,6 +72,8 @@ class Callback:
     last_status_code: int | None
     date_created: int
     date_updated: int
+    # The account's auth token when the callback was claimed: what it is signed with.
+    auth_token: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,15 +101,10 @@ class RetryPolicy:
 
 
 def judge(
-    callback: Callback,
-    status_code: int | None,
-    error: str | None,
-    now: int,
-    policy: RetryPolicy,
-    draw: float,
+    callback: Callback, status_code: int | None, now: int, policy: RetryPolicy, draw: float
 ) -> Attempt:
-    """Delivered on a 2xx; anything else is retried after a backoff, or dead-lettered
-    when it was the last attempt allowed."""
+    """Delivered on a 2xx; anything else (another status, or `None`: no HTTP answer) is
+    retried after a backoff, or dead-lettered when it was the last attempt allowed."""
     if status_code is not None and 200 <= status_code < 300:
         return Attempt(
             callback=callback,
@@ -109,7 +112,6 @@ def judge(
             next_attempt_at=now,
             status_code=status_code,
         )
-    error = error or f"HTTP {status_code}"
     attempt = callback.attempts + 1
     if attempt >= policy.max_attempts:
         state, due = CallbackState.DEAD, now
@@ -119,7 +121,7 @@ def judge(
         callback=callback,
         state=state,
         next_attempt_at=due,
-        error=error[:500],
+        error=RETRIEVAL_FAILURE,
         status_code=status_code,
     )
 

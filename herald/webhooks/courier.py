@@ -34,11 +34,14 @@ class HttpCourier:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, *, concurrency: int, timeout_s: float) -> AsyncIterator[HttpCourier]:
+    async def open(
+        cls, *, concurrency: int, timeout_s: float, allow_private: bool
+    ) -> AsyncIterator[HttpCourier]:
         client = HttpClient(
             timeout_s=timeout_s,
             connect_timeout_s=CONNECT_TIMEOUT_S,
             max_idle_per_origin=concurrency,
+            allow_private=allow_private,
         )
         try:
             yield cls(client)

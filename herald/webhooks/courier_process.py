@@ -4,7 +4,9 @@ callback's cost) runs on another core than dispatch and the outbox.
 The helper (`python -m herald.webhooks.courier_process`) is only an `HttpCourier`: it holds
 no state and touches no database. It reads requests from stdin and writes answers to
 stdout as length-prefixed JSON frames; it exits when its stdin closes, so it never
-outlives the server, even one killed with SIGKILL. The outbox stays with the serving
+outlives the server, even one killed with SIGKILL. It applies the same webhook target
+policy as the server (`--allow-private` is HERALD_WEBHOOK_ALLOW_PRIVATE). The outbox stays
+with the serving
 process, so SQLite keeps one writer and a helper that dies loses nothing: its requests
 fail as unanswered and are retried like any other failure. While no helper can be
 started, callbacks go out from this process.
@@ -175,22 +177,35 @@ class ProcessCourier:
     """Deliver through `processes` helpers, each request to the least busy one."""
 
     def __init__(
-        self, processes: int, *, concurrency: int, timeout_s: float, fallback: HttpCourier
+        self,
+        processes: int,
+        *,
+        concurrency: int,
+        timeout_s: float,
+        allow_private: bool,
+        fallback: HttpCourier,
     ) -> None:
         self._slots: list[_Helper | None] = [None] * processes
         self._started_at = [float("-inf")] * processes
         self._concurrency = concurrency
         self._timeout_s = timeout_s
+        self._allow_private = allow_private
         self._fallback = fallback
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, processes: int, *, concurrency: int, timeout_s: float
+        cls, processes: int, *, concurrency: int, timeout_s: float, allow_private: bool
     ) -> AsyncIterator[ProcessCourier]:
-        async with HttpCourier.open(concurrency=concurrency, timeout_s=timeout_s) as fallback:
+        async with HttpCourier.open(
+            concurrency=concurrency, timeout_s=timeout_s, allow_private=allow_private
+        ) as fallback:
             courier = cls(
-                processes, concurrency=concurrency, timeout_s=timeout_s, fallback=fallback
+                processes,
+                concurrency=concurrency,
+                timeout_s=timeout_s,
+                allow_private=allow_private,
+                fallback=fallback,
             )
             try:
                 for slot in range(processes):
@@ -239,6 +254,8 @@ class ProcessCourier:
         argv = [sys.executable, "-m", __name__]
         argv += [f"--concurrency={self._concurrency}", f"--timeout={self._timeout_s}"]
         argv += [f"--log-level={logging.getLogger('herald').getEffectiveLevel()}"]
+        if self._allow_private:
+            argv.append("--allow-private")
         try:
             _, helper = await loop.subprocess_exec(
                 _Helper, *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
@@ -299,11 +316,13 @@ class _Requests(asyncio.Protocol):
             self.closed.set_result(None)
 
 
-async def _serve(concurrency: int, timeout_s: float) -> None:
+async def _serve(concurrency: int, timeout_s: float, allow_private: bool) -> None:
     loop = asyncio.get_running_loop()
     stdout, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(1, "wb", buffering=0))
     out = _Batcher(stdout.write)
-    async with HttpCourier.open(concurrency=concurrency, timeout_s=timeout_s) as courier:
+    async with HttpCourier.open(
+        concurrency=concurrency, timeout_s=timeout_s, allow_private=allow_private
+    ) as courier:
         requests = _Requests(courier, out)
         await loop.connect_read_pipe(lambda: requests, os.fdopen(0, "rb", buffering=0))
         await requests.closed
@@ -316,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--log-level", type=int, default=logging.INFO)
+    parser.add_argument("--allow-private", action="store_true")
     args = parser.parse_args(argv)
     # The server's terminal's Ctrl-C is for the server, which then closes our stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -327,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency
         runner = asyncio.run
     with contextlib.suppress(BrokenPipeError):
-        runner(_serve(args.concurrency, args.timeout))
+        runner(_serve(args.concurrency, args.timeout, args.allow_private))
     return 0
 
 

@@ -3,22 +3,32 @@ exponential backoff, dead-letter after `max_attempts`.
 
 A loop of its own, so a slow receiver never slows sending. Claims are leased to this node
 (`leased_by`); a crashed node's leases run out, or, on SQLite, where this is the only node,
-are released at start. Each cycle is one
-transaction that stores the finished attempts and claims more, so callback n+1 of a
-message is claimable the moment n's outcome is stored. Claims run ahead of the free
-request slots (up to twice as many held), so requests never wait on a commit.
-Requests are bounded overall (`concurrency`) and per host (`per_host`), and a host holds
-at most twice its share of claims: a receiver that times out ties up only its own share.
+are released at start. Each cycle is one transaction that stores the finished attempts and
+claims more, so callback n+1 of a message is claimable the moment n's outcome is stored,
+and each claimed callback comes with its account's current auth token to sign with.
+Claims run ahead of the free request slots (up to twice as many held), so a freed slot
+is refilled at once, without waiting for another claim. Requests are bounded overall
+(`concurrency`) and per host (`per_host`), and a host holds at most twice its share of
+claims: a receiver that times out ties up only its own share.
+
+Delivery is at least once, as at Twilio: a callback that was sent but whose outcome was
+not yet stored when the process died is sent again after the restart; claims never sent
+are only released. Those are the requests in flight (at most `per_host` per receiver)
+and the answers that came during the last commit, so never more than the claims held
+for a receiver (twice `per_host`). Outcomes are stored by the next cycle, as soon as the
+group commit allows. (Freeing a slot only once its outcome is stored would bound this at
+`per_host`, but cost a quarter of the callback throughput to a fast receiver.) A repeat
+carries the same `X-Herald-Sequence`, `X-Herald-Event-Time` and body, so receivers can
+deduplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -26,7 +36,6 @@ from sqlalchemy.engine import Connection
 
 from herald.clock import Clock
 from herald.node import NODE_ID
-from herald.store import accounts as account_store
 from herald.store import callbacks as store
 from herald.store.db import Database
 from herald.webhooks.callbacks import (
@@ -45,28 +54,6 @@ log = logging.getLogger("herald.webhooks")
 PURGE_EVERY_US = 60_000_000
 AHEAD = 2  # claims held per request slot
 LEASE_MARGIN_S = 10.0  # a claim's lease: its wait for a slot (AHEAD × timeout) and this
-
-TokenLookup = Callable[[str], Awaitable[str | None] | str | None]
-
-
-class TokenCache:
-    """Auth tokens by account SID, remembered for `ttl_s`; signing needs one per request."""
-
-    def __init__(self, db: Database, clock: Clock, ttl_s: float = 60.0) -> None:
-        self._db = db
-        self._clock = clock
-        self._ttl_us = round(ttl_s * 1e6)
-        self._tokens: dict[str, tuple[int, str | None]] = {}
-
-    async def __call__(self, account_sid: str) -> str | None:
-        now = self._clock.now_us()
-        cached = self._tokens.get(account_sid)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        account = await self._db.read(lambda conn: account_store.get_account(conn, account_sid))
-        token = account.auth_token if account is not None else None
-        self._tokens[account_sid] = (now + self._ttl_us, token)
-        return token
 
 
 @dataclass
@@ -96,7 +83,6 @@ class CallbackDelivery:
         db: Database,
         clock: Clock,
         *,
-        auth_tokens: TokenLookup | None = None,
         max_attempts: int = 8,
         backoff_s: float = 1.0,
         timeout_s: float = 15.0,
@@ -105,13 +91,13 @@ class CallbackDelivery:
         poll_s: float = 0.5,
         keep_delivered_s: float = 86_400.0,
         processes: int = 0,
+        allow_private: bool = False,
         courier: Courier | None = None,
         jitter: Callable[[], float] | None = random.random,
         sole_node: bool = False,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._tokens: TokenLookup = auth_tokens or TokenCache(db, clock)
         self._policy = RetryPolicy(max_attempts=max_attempts, backoff_s=backoff_s)
         self._timeout_s = timeout_s
         self._concurrency = concurrency
@@ -119,6 +105,7 @@ class CallbackDelivery:
         self._poll_us = round(poll_s * 1e6)
         self._keep_us = round(keep_delivered_s * 1e6)
         self._processes = processes
+        self._allow_private = allow_private
         self._sole_node = sole_node
         self._given_courier = courier
         self._jitter = jitter
@@ -169,13 +156,19 @@ class CallbackDelivery:
             yield self._given_courier
             return
         concurrency, timeout_s = self._concurrency, self._timeout_s
+        allow_private = self._allow_private
         if self._processes > 0:
             async with ProcessCourier.open(
-                self._processes, concurrency=concurrency, timeout_s=timeout_s
+                self._processes,
+                concurrency=concurrency,
+                timeout_s=timeout_s,
+                allow_private=allow_private,
             ) as courier:
                 yield courier
         else:
-            async with HttpCourier.open(concurrency=concurrency, timeout_s=timeout_s) as local:
+            async with HttpCourier.open(
+                concurrency=concurrency, timeout_s=timeout_s, allow_private=allow_private
+            ) as local:
                 yield local
 
     async def _watch(self, stop: asyncio.Event) -> None:
@@ -274,31 +267,46 @@ class CallbackDelivery:
     async def _attempt(
         self, courier: Courier, tasks: asyncio.TaskGroup, callback: Callback, origin: str
     ) -> None:
-        status, error = await self._post(courier, callback)
+        status, cause = await self._post(courier, callback)
         draw = self._jitter() if self._jitter is not None else 0.0
-        now = self._clock.now_us()
-        self._finished.append(judge(callback, status, error, now, self._policy, draw))
+        attempt = judge(callback, status, self._clock.now_us(), self._policy, draw)
+        if attempt.state is not CallbackState.DELIVERED:
+            self._log_failure(attempt, cause or f"HTTP {status}")
+        self._finished.append(attempt)
         del self._running[callback.id]
         _decrement(self._running_by_origin, origin)
         self._start_waiting(courier, tasks)
         self._wakeup.set()
 
     async def _post(self, courier: Courier, callback: Callback) -> tuple[int | None, str | None]:
-        """The receiver's HTTP status, or why there was none."""
+        """The receiver's HTTP status, or why there was none (for the log only)."""
         try:
-            token = await self._token(callback.account_sid)
-            if token is None:
+            if callback.auth_token is None:
                 return None, f"account {callback.account_sid} not found: cannot sign"
-            return await courier.deliver(callback, token), None
+            return await courier.deliver(callback, callback.auth_token), None
         except WebhookFailure as exc:
             return None, str(exc)
         except Exception as exc:
             log.exception("callback %d: unexpected delivery error", callback.id)
             return None, f"{type(exc).__name__}: {exc}"
 
-    async def _token(self, account_sid: str) -> str | None:
-        found = self._tokens(account_sid)
-        return await found if inspect.isawaitable(found) else found
+    @staticmethod
+    def _log_failure(attempt: Attempt, cause: str) -> None:
+        """The precise cause of a failed attempt, for the operator: the outbox keeps only
+        Twilio's generic wording (dead letters must not tell what sits at an address)."""
+        callback = attempt.callback
+        dead = attempt.state is CallbackState.DEAD
+        log.log(
+            logging.INFO if dead else logging.DEBUG,
+            "callback %d (%s #%d) to %s: attempt %d failed%s: %s",
+            callback.id,
+            callback.message_sid,
+            callback.sequence,
+            origin_of(callback.url),
+            callback.attempts + 1,
+            ", dead-lettered" if dead else "",
+            cause,
+        )
 
     async def _shutdown(self) -> None:
         """Cancel requests in flight; store what finished and make the rest due again."""

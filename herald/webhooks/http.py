@@ -7,6 +7,17 @@ rest of dispatch. This client does only what a webhook needs, at about a fifth o
 no redirects, cookies, proxies or compression; the answer's body is read (up to
 `MAX_BODY`) only to keep the connection usable, then dropped.
 
+Every request Herald makes on a user's behalf goes through here, so this is where the
+webhook target policy (domain/targets.py) is enforced: a new connection resolves the host,
+keeps only the addresses the policy allows and connects to one of those addresses itself,
+so a name cannot resolve to one address when checked and another when used (DNS
+rebinding). TLS still checks the certificate against the URL's host name, and the Host
+header is the URL's.
+
+A client made with `max_body` also keeps each answer's headers and body, for `fetch`
+(media): that costs a Python call per header and per body chunk and a copy of the body,
+which the status-only callback path does not pay; its connections are its own.
+
 A request on a kept-alive connection that the receiver had already closed fails before
 any answer arrives; it is sent once more on a new connection, as browsers and urllib3 do.
 """
@@ -15,12 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import ip_address
 
 import httptools
 import yarl
+
+from herald.domain.targets import Address, literal_address, refusal
 
 MAX_BODY = 65_536  # bytes of an answer read before the connection is dropped
 IDLE_S = 30.0  # an idle kept-alive connection older than this is closed, not reused
@@ -28,7 +44,29 @@ _FORBIDDEN = frozenset("\r\n \t")
 
 
 class WebhookFailure(Exception):
-    """A request that got no HTTP answer (connect error, reset, timeout)."""
+    """A request that got no HTTP answer (connect error, reset, timeout); the message
+    says exactly why, for the operator's log only."""
+
+
+class TargetRefused(WebhookFailure):
+    """The host is, or resolves only to, addresses the webhook target policy refuses."""
+
+
+class AnswerTooLarge(WebhookFailure):
+    """An answer kept by `fetch` was longer than the client's `max_body`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An answer `fetch` kept: its status, headers (names lower-cased) and body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of the header `name` (lower case), if any."""
+        return next((value for key, value in self.headers if key == name), None)
 
 
 class _Stale(Exception):
@@ -155,9 +193,42 @@ class _Connection(asyncio.Protocol):
             answer.set_exception(exc)
 
 
+class _Reader(_Connection):
+    """A connection that keeps each answer's headers and body (up to `max_body`)."""
+
+    def __init__(self, max_body: int) -> None:
+        super().__init__()
+        self._max_body = max_body
+        self._headers: list[tuple[str, str]] = []
+        self._chunks = bytearray()
+        self.answer: Answer | None = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks += body
+        if len(self._chunks) > self._max_body:
+            self._fail(AnswerTooLarge(f"answer longer than {self._max_body} bytes"))
+
+    def on_message_complete(self) -> None:
+        if 100 <= self._status < 200:
+            self._headers.clear()
+        super().on_message_complete()
+
+    def exchange(self, request: bytes) -> asyncio.Future[int]:
+        self._headers, self._chunks, self.answer = [], bytearray(), None
+        return super().exchange(request)
+
+    def _finish(self) -> None:
+        self.answer = Answer(self._status, tuple(self._headers), bytes(self._chunks))
+        super()._finish()
+
+
 class HttpClient:
     """Connections kept alive per origin; how many are open at once is the caller's
-    business (callback delivery bounds requests overall and per host)."""
+    business (callback delivery bounds requests overall and per host). `allow_private`
+    is HERALD_WEBHOOK_ALLOW_PRIVATE; with `max_body` the client can `fetch`."""
 
     def __init__(
         self,
@@ -166,15 +237,40 @@ class HttpClient:
         connect_timeout_s: float,
         ssl_context: ssl.SSLContext | None = None,
         max_idle_per_origin: int = 64,
+        allow_private: bool = False,
+        max_body: int | None = None,
     ) -> None:
         self._timeout_s = timeout_s
         self._connect_timeout_s = min(connect_timeout_s, timeout_s)
         self._ssl = ssl_context
         self._max_idle = max_idle_per_origin
+        self._allow_private = allow_private
+        self._protocol: Callable[[], _Connection] = (
+            _Connection if max_body is None else functools.partial(_Reader, max_body)
+        )
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
 
     async def send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> int:
         """The answer's HTTP status; WebhookFailure when none came in time."""
+        status, _ = await self._exchange(method, url, headers, body)
+        return status
+
+    async def fetch(
+        self, method: str, url: str, headers: dict[str, str], body: bytes = b""
+    ) -> Answer:
+        """The whole answer (a client made with `max_body`); WebhookFailure when none came
+        in time, AnswerTooLarge beyond `max_body`."""
+        if self._protocol is _Connection:
+            raise TypeError("fetch needs a client made with max_body")
+        _, connection = await self._exchange(method, url, headers, body)
+        assert isinstance(connection, _Reader) and connection.answer is not None
+        return connection.answer
+
+    async def _exchange(
+        self, method: str, url: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, _Connection]:
+        """The status, and the connection it came on (already back in the idle pool: read
+        what it kept before the next await)."""
         target = target_of(url)
         request = encode_request(method, target, headers, body)
         connection: _Connection | None = None
@@ -200,7 +296,7 @@ class HttpClient:
                 connection.close()
             raise
         self._put_idle(target, connection)
-        return status
+        return status, connection
 
     async def aclose(self) -> None:
         for pool in self._idle.values():
@@ -233,17 +329,54 @@ class HttpClient:
             context = self._ssl = self._ssl or ssl.create_default_context()
         try:
             async with asyncio.timeout(self._connect_timeout_s):
-                _, connection = await loop.create_connection(
-                    _Connection,
-                    target.host,
-                    target.port,
-                    ssl=context,
-                    server_hostname=target.host if context else None,
-                )
+                addresses = await self._addresses(loop, target)
+                return await self._open(loop, target, addresses, context)
         except TimeoutError:
             raise WebhookFailure(
                 f"could not connect to {target.host_header} within {self._connect_timeout_s:g}s"
             ) from None
-        except OSError as exc:  # refused, unreachable, DNS, TLS handshake (ssl.SSLError)
-            raise WebhookFailure(f"could not connect to {target.host_header}: {exc}") from None
-        return connection
+
+    async def _addresses(self, loop: asyncio.AbstractEventLoop, target: Target) -> list[Address]:
+        """The host's addresses that the target policy allows, in the resolver's order."""
+        try:
+            literal = literal_address(target.host)
+        except ValueError:
+            raise WebhookFailure(f"{target.host_header} is not a valid host") from None
+        if literal is not None:
+            found = [literal]
+        else:
+            try:
+                infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise WebhookFailure(f"could not resolve {target.host_header}: {exc}") from None
+            found = list(dict.fromkeys(ip_address(info[4][0]) for info in infos))
+        refused = {a: refusal(a, allow_private=self._allow_private) for a in found}
+        allowed = [a for a, why in refused.items() if why is None]
+        if not allowed:
+            reasons = ", ".join(f"{a} is {why}" for a, why in refused.items())
+            raise TargetRefused(f"{target.host_header} refused by the target policy: {reasons}")
+        return allowed
+
+    async def _open(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        target: Target,
+        addresses: list[Address],
+        context: ssl.SSLContext | None,
+    ) -> _Connection:
+        """A connection to the first of `addresses` that answers: to the checked address
+        itself, so nothing resolves the name again."""
+        failures = []
+        for address in addresses:
+            try:
+                _, connection = await loop.create_connection(
+                    self._protocol,
+                    str(address),
+                    target.port,
+                    ssl=context,
+                    server_hostname=target.host if context else None,
+                )
+                return connection
+            except OSError as exc:  # refused, unreachable, TLS handshake (ssl.SSLError)
+                failures.append(f"{address}: {exc}")
+        raise WebhookFailure(f"could not connect to {target.host_header}: {'; '.join(failures)}")

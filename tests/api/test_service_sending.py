@@ -22,7 +22,7 @@ from herald.store.schema import sticky_mappings
 from tests.api.test_spec import MESSAGES, assert_matches_spec
 from tests.conftest import Herald, eventually
 from tests.store.test_records import message
-from tests.webhooks.receiver import Receiver
+from tests.webhooks.receiver import Receiver, Reply
 
 SETTINGS = {"schedule_min_s": 2}
 _numbers = itertools.count(3000)
@@ -434,11 +434,14 @@ def test_scheduled_with_from_keeps_that_sender(herald: Herald) -> None:
     assert httpx.get(base, auth=auth).json()["sticky_mappings"] == []
 
 
-def test_mms_converter_sends_a_link_where_the_carrier_takes_no_mms(herald: Herald) -> None:
+def test_mms_converter_sends_a_link_where_the_carrier_takes_no_mms(
+    herald: Herald, receiver: Receiver
+) -> None:
     pool = Pool(herald)
     sender = number()
     pool.add_number(sender)
-    media = "https://example.com/cat.jpg"
+    receiver.route("/cat.jpg", Reply(headers=(("Content-Type", "image/jpeg"),), body=b"\xff\xd8"))
+    media = f"{receiver.url}/cat.jpg?token=secret"
     sent = pool.settled(pool.send("+447400123456", media_url=[media]).sid, FINAL)
     assert sent.status in ("delivered", "sent") and sent.from_ == sender  # not 30011
     link = pool.routing(sent.sid)["decision"]["mms_link"]
@@ -450,7 +453,9 @@ def test_mms_converter_sends_a_link_where_the_carrier_takes_no_mms(herald: Heral
     assert sent.num_segments == "1" and sent.num_media == "1"
     assert sent.price == "-" + price_of("GB", is_mms=False)
     followed = httpx.get(f"{herald.base_url}/m/{link.rsplit('/', 1)[1]}")
-    assert followed.status_code == 302 and followed.headers["location"] == media
+    assert followed.status_code == 200 and followed.content == b"\xff\xd8"
+    assert followed.headers["content-type"] == "image/jpeg"
+    assert "secret" not in str(followed.headers)  # the media, not where it lives
     assert httpx.get(f"{herald.base_url}/m/nothing").status_code == 404
     # Without the converter the carrier refuses the MMS (30011).
     plain = Pool(herald, mms_converter=False)

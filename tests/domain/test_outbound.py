@@ -120,13 +120,16 @@ def test_a_near_miss_from_is_21212(from_: str) -> None:
 
 
 def test_check_content_is_a_sends_body_and_media_rule() -> None:
-    check_content("x" * 1600, ("https://e.com/a.png",) * 10)
+    check_content("x" * 1600, ("https://e.com/a.png",) * 10, allow_private=False)
     with pytest.raises(errors.BodyTooLong):
-        check_content("😀" * 801, ())
+        check_content("😀" * 801, (), allow_private=False)
     with pytest.raises(errors.TooManyMedia):
-        check_content("", ("https://e.com/a.png",) * 11)
+        check_content("", ("https://e.com/a.png",) * 11, allow_private=False)
     with pytest.raises(errors.InvalidMediaUrl):
-        check_content("", ("javascript:alert(1)",))
+        check_content("", ("javascript:alert(1)",), allow_private=False)
+    with pytest.raises(errors.InvalidMediaUrl):
+        check_content("", ("http://169.254.169.254/latest",), allow_private=True)
+    check_content("", ("http://10.0.0.1/a.png",), allow_private=True)
 
 
 def test_scheduling_with_a_service_passes_the_first_checks() -> None:
@@ -146,6 +149,11 @@ def test_scheduling_with_a_service_passes_the_first_checks() -> None:
         ("ftp://example.com/", False),
         ("https://", False),
         ("http://example.com:99999/", False),
+        ("http://2130706433/", True),  # an address (127.0.0.1): the target policy decides
+        ("http://0x7f000001:8080/", True),
+        ("http://1.2.3.256/", False),  # ends in a number but is no address
+        ("http://foo.1/", False),
+        ("http://[::g]/", False),
         ("not a url", False),
         ("https://-bad-.com/", False),
         ("https://example.com/" + "a" * 1004, True),  # 1024 characters: as long as stored
@@ -157,6 +165,36 @@ def test_scheduling_with_a_service_passes_the_first_checks() -> None:
 )
 def test_is_http_url(url: str, ok: bool) -> None:
     assert is_http_url(url) is ok
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://[fd00::1]/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0177.0.0.1:8080/",
+        "http://[::ffff:127.0.0.1]/",
+    ],
+)
+def test_a_literal_address_the_policy_refuses_is_invalid(url: str) -> None:
+    with pytest.raises(errors.InvalidStatusCallback, match="does not send to"):
+        prepare(req(status_callback=url))
+    with pytest.raises(errors.InvalidMediaUrl, match="does not send to"):
+        prepare(req(media_urls=(url,)))
+
+
+def test_private_literal_addresses_are_allowed_by_the_setting() -> None:
+    draft = prepare(
+        req(status_callback="http://127.1:8080/cb", media_urls=("http://10.0.0.1/a.png",)),
+        allow_private=True,
+    )
+    assert draft.request.status_callback == "http://127.1:8080/cb"
+    with pytest.raises(errors.InvalidStatusCallback, match="cloud metadata"):
+        prepare(req(status_callback="http://169.254.169.254/"), allow_private=True)
+    assert prepare(req(status_callback="https://hooks.example.com/cb")).to.e164
 
 
 def test_media_urls_may_be_longer() -> None:

@@ -36,7 +36,7 @@ def test_every_error_class_has_a_message_and_a_code() -> None:
     for cls in leaves(errors.TwilioError):
         error = cls()
         assert error.message, cls
-        assert 400 <= error.status <= 599 and error.code >= 20000, cls
+        assert 400 <= error.status <= 599 and 10_000 <= error.code <= 99_999, cls
 
 
 def test_delivery_error_messages() -> None:

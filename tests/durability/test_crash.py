@@ -58,6 +58,7 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(tmp_path:
         "HERALD_SIMULATOR_SEED": "3",
         "HERALD_CALLBACK_TIMEOUT_S": "2",
         "HERALD_CALLBACK_BACKOFF_S": "0.2",
+        "HERALD_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver listens on 127.0.0.1
     }
     with Receiver() as receiver:
         node = Node(tmp_path, free_port(), env=env).start()

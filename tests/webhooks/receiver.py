@@ -2,7 +2,8 @@
 
 It runs its own event loop on a thread, so sync and async tests use it alike; it records
 every request and answers by a script (status, delay, or a dropped connection for the
-next N requests). A bare `asyncio.Protocol` with keep-alive keeps it fast enough that
+next N requests), or by path with a fixed reply (headers and body too: a media
+server). A bare `asyncio.Protocol` with keep-alive keeps it fast enough that
 the client, not the receiver, is what a benchmark measures. Run it in its own process
 with `python -m tests.webhooks.receiver` (prints its URL, serves until stdin closes) to
 keep it off the client's GIL.
@@ -23,11 +24,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
-    """How to answer one request: a status after `delay` seconds, or drop the connection."""
+    """How to answer one request: a status (with headers and a body) after `delay`
+    seconds, or drop the connection."""
 
     status: int = 200
     delay: float = 0.0
     drop: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +42,7 @@ class Received:
     body: bytes
     arrived: float  # time.monotonic()
     reply: Reply  # how it was (or is being) answered
+    index: int = 0  # its place in `Receiver.requests`
 
     @property
     def path(self) -> str:
@@ -57,7 +62,14 @@ class _Script:
         return self.planned.popleft() if self.planned else self.default
 
 
-_REASONS = {200: b"OK", 204: b"No Content", 404: b"Not Found", 500: b"Internal Server Error"}
+_REASONS = {
+    200: b"OK",
+    204: b"No Content",
+    302: b"Found",
+    401: b"Unauthorized",
+    404: b"Not Found",
+    500: b"Internal Server Error",
+}
 
 
 class _Connection(asyncio.Protocol):
@@ -83,32 +95,38 @@ class _Connection(asyncio.Protocol):
                 return
             method, target, headers, body, used = parsed
             self._buffer = self._buffer[used:]
-            reply = self._receiver._script.next()
-            self._receiver._record(method, target, headers, body, reply)
+            reply = self._receiver._routes.get(urlsplit(target).path) or (
+                self._receiver._script.next()
+            )
+            index = self._receiver._record(method, target, headers, body, reply)
             keep = headers.get("connection", "").lower() != "close"
             if reply.delay > 0:
                 self._busy = True
-                asyncio.get_running_loop().call_later(reply.delay, self._answer_later, reply, keep)
+                loop = asyncio.get_running_loop()
+                loop.call_later(reply.delay, self._answer_later, reply, keep, index)
                 return
-            self._answer(reply, keep)
+            self._answer(reply, keep, index)
 
-    def _answer_later(self, reply: Reply, keep: bool) -> None:
+    def _answer_later(self, reply: Reply, keep: bool, index: int) -> None:
         self._busy = False
-        self._answer(reply, keep)
+        self._answer(reply, keep, index)
         self._serve()
 
-    def _answer(self, reply: Reply, keep: bool) -> None:
+    def _answer(self, reply: Reply, keep: bool, index: int) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
         if reply.drop:
             transport.abort()
             return
+        self._receiver.answered.add(index)
         reason = _REASONS.get(reply.status, b"Status")
-        transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-length: 0\r\n%s\r\n"
-            % (reply.status, reason, b"" if keep else b"connection: close\r\n")
-        )
+        head = [b"HTTP/1.1 %d %s" % (reply.status, reason)]
+        head += [f"{name}: {value}".encode("latin-1") for name, value in reply.headers]
+        head.append(b"content-length: %d" % len(reply.body))
+        if not keep:
+            head.append(b"connection: close")
+        transport.write(b"\r\n".join(head) + b"\r\n\r\n" + reply.body)
         if not keep:
             transport.close()
 
@@ -142,8 +160,10 @@ class Receiver:
     def __init__(self, *, record: bool = True) -> None:
         self.requests: list[Received] = []
         self.count = 0
+        self.answered: set[int] = set()  # indexes of the requests answered with a status
         self._record_bodies = record
         self._script = _Script()
+        self._routes: dict[str, Reply] = {}
         self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
@@ -192,6 +212,11 @@ class Receiver:
         self._loop.call_soon_threadsafe(setattr, self._script, "default", reply)
         self._sync()
 
+    def route(self, path: str, reply: Reply) -> None:
+        """Answer every request for `path` with `reply`, whatever the script says."""
+        self._loop.call_soon_threadsafe(self._routes.__setitem__, path, reply)
+        self._sync()
+
     def plan(self, reply: Reply, times: int = 1) -> None:
         """Answer the next `times` requests with `reply`, before the default."""
         self._loop.call_soon_threadsafe(self._script.planned.extend, [reply] * times)
@@ -202,8 +227,9 @@ class Receiver:
 
     def _record(
         self, method: str, target: str, headers: dict[str, str], body: bytes, reply: Reply
-    ) -> None:
+    ) -> int:
         with self._changed:
+            index = self.count
             self.count += 1
             if self._record_bodies:
                 self.requests.append(
@@ -214,9 +240,11 @@ class Receiver:
                         body=body,
                         arrived=time.monotonic(),
                         reply=reply,
+                        index=index,
                     )
                 )
             self._changed.notify_all()
+            return index
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
         """Block until `count` requests have arrived; fail the test if they do not."""

@@ -43,7 +43,9 @@ def test_frames_survive_any_split() -> None:
 def test_helpers_sign_and_post_and_exit_with_the_server() -> None:
     async def scenario() -> list[int]:
         with Receiver() as receiver:
-            async with ProcessCourier.open(2, concurrency=8, timeout_s=5.0) as courier:
+            async with ProcessCourier.open(
+                2, concurrency=8, timeout_s=5.0, allow_private=True
+            ) as courier:
                 pids = courier.pids
                 assert len(pids) == 2 and os.getpid() not in pids
                 url = receiver.url + "/status?x=1"
@@ -70,7 +72,9 @@ def test_a_helper_killed_mid_request_fails_it_then_is_replaced() -> None:
     async def scenario() -> None:
         with Receiver() as receiver:
             receiver.plan(Reply(delay=3.0))
-            async with ProcessCourier.open(1, concurrency=4, timeout_s=10.0) as courier:
+            async with ProcessCourier.open(
+                1, concurrency=4, timeout_s=10.0, allow_private=True
+            ) as courier:
                 (pid,) = courier.pids
                 pending = asyncio.ensure_future(courier.deliver(envelope(receiver.url), TOKEN))
                 await asyncio.to_thread(receiver.wait_for, 1)
@@ -85,5 +89,27 @@ def test_a_helper_killed_mid_request_fails_it_then_is_replaced() -> None:
                 (replacement,) = courier.pids
                 assert replacement != pid
             assert receiver.wait_for(3)[-1].headers["x-herald-sequence"] == "3"
+
+    asyncio.run(scenario())
+
+
+def test_helpers_apply_the_target_policy() -> None:
+    async def scenario() -> None:
+        with Receiver() as receiver:
+            by_name = f"http://localhost:{receiver.port}/cb"
+            async with ProcessCourier.open(
+                1, concurrency=4, timeout_s=5.0, allow_private=False
+            ) as strict:
+                assert strict.pids  # the helper posts, not this process
+                for url in (receiver.url + "/cb", by_name):
+                    with pytest.raises(WebhookFailure, match="refused by the target policy"):
+                        await strict.deliver(envelope(url), TOKEN)
+            assert receiver.count == 0
+            async with ProcessCourier.open(
+                1, concurrency=4, timeout_s=5.0, allow_private=True
+            ) as relaxed:
+                assert relaxed.pids
+                assert await relaxed.deliver(envelope(by_name), TOKEN) == 200
+            assert receiver.wait_for(1)[0].headers["host"] == f"localhost:{receiver.port}"
 
     asyncio.run(scenario())

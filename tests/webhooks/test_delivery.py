@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import update
 from starlette.applications import Starlette
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
@@ -30,6 +31,7 @@ from herald.provisioning import create_account
 from herald.runtime import Runtime
 from herald.store import callbacks as outbox
 from herald.store import messages as message_store
+from herald.store.schema import accounts
 from herald.webhooks.callbacks import (
     CallbackState,
     RetryPolicy,
@@ -128,7 +130,8 @@ async def arrivals(receiver: Receiver, count: int, timeout: float = 5.0) -> list
 
 
 def delivery(runtime: Runtime, clock: Any, **options: Any) -> CallbackDelivery:
-    return CallbackDelivery(runtime.db, clock, jitter=None, **options)
+    """A delivery loop allowed to post to the tests' receivers on 127.0.0.1."""
+    return CallbackDelivery(runtime.db, clock, jitter=None, allow_private=True, **options)
 
 
 # -- parameters and requests ----------------------------------------------------------
@@ -265,8 +268,74 @@ def test_backoff_schedule_then_dead_letter(runtime: Runtime, account: Account) -
     assert due_times == [2_000_000, 4_000_000, 8_000_000]
     [dead] = runtime.db.run(lambda conn: outbox.list_dead(conn, account.sid, 10, 0))
     assert (dead.sequence, dead.attempts, dead.state) == (1, 4, CallbackState.DEAD)
-    assert (dead.last_status_code, dead.last_error) == (503, "HTTP 503")
+    assert (dead.last_status_code, dead.last_error) == (503, "HTTP retrieval failure")
     assert runtime.db.run(lambda conn: outbox.list_dead(conn, "AC" + "0" * 32, 10, 0)) == []
+
+
+def test_callbacks_are_signed_with_the_accounts_current_token(
+    runtime: Runtime, account: Account
+) -> None:
+    message = new_message(runtime, account)
+    with Receiver() as receiver:
+        url = receiver.url + "/cb"
+
+        async def deliver(count: int) -> None:
+            hooks = delivery(runtime, ManualClock(T0))
+            async with running(hooks):
+                await arrivals(receiver, count)
+                await eventually(lambda: hooks.stats.delivered == 1)
+
+        enqueue(runtime, message, url, MessageStatus.SENT)
+        asyncio.run(deliver(1))
+        changed = "f" * 32
+        runtime.db.run(
+            lambda conn: conn.execute(
+                update(accounts).where(accounts.c.sid == account.sid).values(auth_token=changed)
+            )
+        )
+        enqueue(runtime, message, url, MessageStatus.DELIVERED)
+        asyncio.run(deliver(2))
+        first, second = receiver.requests
+    old, new = RequestValidator(account.auth_token), RequestValidator(changed)
+    assert old.validate(url, dict(first.form), first.headers["x-twilio-signature"])
+    assert new.validate(url, dict(second.form), second.headers["x-twilio-signature"])
+    assert not old.validate(url, dict(second.form), second.headers["x-twilio-signature"])
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_private_receiver_is_refused_unless_allowed(
+    runtime: Runtime, account: Account, processes: int
+) -> None:
+    """In this process and in the helper processes alike: refused by default (a literal
+    address, and a name that resolves to one, at connect time), allowed by the setting."""
+    with Receiver() as receiver:
+        urls = (receiver.url + "/cb", f"http://localhost:{receiver.port}/cb")
+
+        async def deliver(allow_private: bool, done: Callable[[CallbackDelivery], bool]) -> None:
+            hooks = CallbackDelivery(
+                runtime.db,
+                ManualClock(T0),
+                max_attempts=1,
+                processes=processes,
+                allow_private=allow_private,
+                jitter=None,
+            )
+            async with running(hooks):
+                await eventually(lambda: done(hooks), timeout=10)
+
+        for url in urls:
+            enqueue(runtime, new_message(runtime, account), url, MessageStatus.SENT)
+        asyncio.run(deliver(False, lambda hooks: hooks.stats.dead == 2))
+        assert receiver.count == 0
+        dead = runtime.db.run(lambda conn: outbox.list_dead(conn, account.sid, 10, 0))
+        assert [(d.last_error, d.last_status_code) for d in dead] == [
+            ("HTTP retrieval failure", None)
+        ] * 2
+        for url in urls:
+            enqueue(runtime, new_message(runtime, account), url, MessageStatus.SENT)
+        asyncio.run(deliver(True, lambda hooks: hooks.stats.delivered == 2))
+        arrived = receiver.wait_for(2)
+    assert sorted(r.headers["host"].split(":")[0] for r in arrived) == ["127.0.0.1", "localhost"]
 
 
 def _refused_url() -> str:
@@ -285,7 +354,12 @@ def test_dead_receivers_do_not_hold_up_healthy_ones(runtime: Runtime, account: A
 
         async def scenario() -> None:
             hooks = CallbackDelivery(
-                runtime.db, runtime.clock, timeout_s=3.0, concurrency=6, per_host=2
+                runtime.db,
+                runtime.clock,
+                timeout_s=3.0,
+                concurrency=6,
+                per_host=2,
+                allow_private=True,
             )
             async with running(hooks):
                 await arrivals(healthy, 6)

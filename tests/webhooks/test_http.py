@@ -5,14 +5,23 @@ unbounded answers, interim 100s, garbage, silence, and TLS."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import trustme
 
-from herald.webhooks.http import MAX_BODY, HttpClient, WebhookFailure, target_of
+from herald.webhooks.http import (
+    MAX_BODY,
+    AnswerTooLarge,
+    HttpClient,
+    TargetRefused,
+    WebhookFailure,
+    target_of,
+)
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 Answer = Callable[[int, bytes], bytes | None]  # (request number, request) -> bytes or close
@@ -70,6 +79,8 @@ class Scripted:
 
 
 def client(timeout_s: float = 2.0, **options: object) -> HttpClient:
+    """A client allowed to reach the scripted servers on 127.0.0.1."""
+    options.setdefault("allow_private", True)
     return HttpClient(timeout_s=timeout_s, connect_timeout_s=1.0, **options)  # type: ignore[arg-type]
 
 
@@ -302,3 +313,149 @@ def test_targets() -> None:
     for bad in ("ftp://h/x", "/relative", "http:///nohost"):
         with pytest.raises(WebhookFailure):
             target_of(bad)
+
+
+# -- the webhook target policy, at connect time ---------------------------------------
+
+
+def test_private_targets_are_refused_by_default_in_every_spelling() -> None:
+    async def scenario() -> None:
+        async with Scripted(lambda n, r: OK).serving() as server:
+            port = server.url.split(":")[2].split("/")[0]
+            strict = client(allow_private=False)
+            for host in ("127.0.0.1", "localhost", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]"):
+                with pytest.raises(TargetRefused, match="refused by the target policy"):
+                    await post(strict, f"http://{host}:{port}/hook")
+            await strict.aclose()
+            assert server.connections == 0  # nothing was even connected to
+            relaxed = client(allow_private=True)
+            assert await post(relaxed, f"http://localhost:{port}/hook") == 200
+            await relaxed.aclose()
+        assert f"Host: localhost:{port}\r\n".encode() in server.requests[0]
+
+    asyncio.run(scenario())
+
+
+def test_metadata_addresses_are_refused_even_when_private_ones_are_allowed() -> None:
+    async def scenario() -> None:
+        http = client(allow_private=True)
+        for url in ("http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/"):
+            with pytest.raises(TargetRefused, match="cloud metadata"):
+                await post(http, url)
+        await http.aclose()
+
+    asyncio.run(scenario())
+
+
+class _Rebinding(asyncio.SelectorEventLoop):
+    """A resolver that answers `rebind.test` with 127.0.0.1 the first time and the cloud
+    metadata address after: a DNS rebinding attack."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    async def getaddrinfo(self, host: object, port: object, **options: object) -> list[Any]:  # type: ignore[override]
+        if host != "rebind.test":
+            return await super().getaddrinfo(host, port, **options)  # type: ignore[arg-type]
+        self.lookups += 1
+        address = "127.0.0.1" if self.lookups == 1 else "169.254.169.254"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+
+def test_the_connection_goes_to_the_checked_address_not_a_new_lookup() -> None:
+    closing = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+    async def scenario() -> _Rebinding:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, _Rebinding)
+        async with Scripted(lambda n, r: closing).serving() as server:
+            port = server.url.split(":")[2].split("/")[0]
+            http = client(allow_private=True)
+            assert await post(http, f"http://rebind.test:{port}/hook") == 200
+            assert loop.lookups == 1  # connecting did not resolve the name again
+            with pytest.raises(TargetRefused, match=r"169\.254\.169\.254 is cloud metadata"):
+                await post(http, f"http://rebind.test:{port}/hook")  # a new connection
+            await http.aclose()
+        assert server.connections == 1
+        assert b"Host: rebind.test:" in server.requests[0]
+        return loop
+
+    with asyncio.Runner(loop_factory=_Rebinding) as runner:
+        assert runner.run(scenario()).lookups == 2
+
+
+def test_tls_checks_the_url_host_name_on_the_checked_address() -> None:
+    authority = trustme.CA()
+    certificate = authority.issue_cert("localhost")  # the name only, not 127.0.0.1
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+
+    async def scenario() -> None:
+        async with Scripted(lambda n, r: OK).serving(tls=server_context) as server:
+            port = server.url.split(":")[2].split("/")[0]
+            http = client(ssl_context=trusting)
+            assert await post(http, f"https://localhost:{port}/x") == 200
+            with pytest.raises(WebhookFailure, match="could not connect"):
+                await post(http, f"https://127.0.0.1:{port}/x")  # not the certificate's name
+            await http.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_host_that_does_not_resolve_fails() -> None:
+    async def scenario() -> None:
+        http = client()
+        with pytest.raises(WebhookFailure, match=r"could not resolve no-such-host\.invalid"):
+            await post(http, "http://no-such-host.invalid/")
+        with pytest.raises(WebhookFailure, match="not a valid host"):
+            await post(http, "http://1.2.3.999/")
+        await http.aclose()
+
+    asyncio.run(scenario())
+
+
+# -- answers kept whole (fetch) ---------------------------------------------------------
+
+
+def test_fetch_keeps_headers_and_body() -> None:
+    chunked = (
+        b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nPNG\r\n4\r\ndata\r\n0\r\n\r\n"
+    )
+
+    async def scenario() -> None:
+        async with Scripted(lambda n, r: chunked).serving() as server:
+            http = client(max_body=100)
+            for _ in range(2):  # the second on the kept-alive connection
+                answer = await http.fetch("GET", server.url, {})
+                assert (answer.status, answer.body) == (200, b"PNGdata")
+                assert answer.header("content-type") == "image/png"
+                assert answer.header("x-interim") is None and answer.header("nope") is None
+            await http.aclose()
+        assert server.connections == 1
+        assert server.requests[0].startswith(b"GET /hook?x=1 HTTP/1.1\r\n")
+
+    asyncio.run(scenario())
+
+
+def test_fetch_refuses_an_answer_over_its_limit_and_needs_a_reading_client() -> None:
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n0123456789!"
+
+    async def scenario() -> None:
+        async with Scripted(lambda n, r: big if n == 1 else OK).serving() as server:
+            http = client(max_body=10)
+            with pytest.raises(AnswerTooLarge, match="longer than 10 bytes"):
+                await http.fetch("GET", server.url, {})
+            assert (await http.fetch("GET", server.url, {})).body == b"ok"
+            await http.aclose()
+            plain = client()
+            with pytest.raises(TypeError, match="max_body"):
+                await plain.fetch("GET", server.url, {})
+            await plain.aclose()
+        assert server.connections == 2  # the one cut off was not reused; TypeError sent nothing
+
+    asyncio.run(scenario())

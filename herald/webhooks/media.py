@@ -1,0 +1,101 @@
+"""Fetching a message's media for the MMS Converter's links (`/m/{code}`), so that a link
+serves the media itself and never reveals its URL (which may carry a query token).
+
+The fetch goes through the webhook HTTP client, so the webhook target policy applies to
+every hop: up to `MAX_REDIRECTS` redirects are followed, each to an absolute http(s) URL
+checked like the first. An answer is kept up to Twilio's MMS limit (5 MB); a few fetches
+run at once, so the memory they hold is bounded. Why a fetch failed goes to the log;
+the caller only learns that it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from herald.domain.outbound import MAX_MEDIA_URL, is_http_url
+from herald.webhooks.http import HttpClient, WebhookFailure
+from herald.webhooks.signer import USER_AGENT
+
+log = logging.getLogger("herald.webhooks")
+
+MAX_BYTES = 5 * 1024 * 1024  # Twilio's MMS media limit (reference §3.2: 11751, 63034)
+MAX_REDIRECTS = 3
+TIMEOUT_S = 15.0  # Twilio's webhook read timeout (reference §9.4), for the whole fetch
+CONNECT_TIMEOUT_S = 5.0
+AT_ONCE = 8  # fetches in progress: at most this many answers of MAX_BYTES held
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+FALLBACK_TYPE = "application/octet-stream"
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(?:\s*;[ -~]*)?")
+_HEADERS = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+
+
+class MediaFailure(Exception):
+    """No media could be fetched; the message says why, for the log only."""
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    content_type: str
+    body: bytes
+
+
+class MediaFetcher:
+    """Fetches media with its own client (answers kept whole); `aclose` at shutdown."""
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        timeout_s: float = TIMEOUT_S,
+        max_bytes: int = MAX_BYTES,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._timeout_s = timeout_s
+        self._client = HttpClient(
+            timeout_s=timeout_s,
+            connect_timeout_s=CONNECT_TIMEOUT_S,
+            max_idle_per_origin=2,
+            allow_private=allow_private,
+            max_body=max_bytes,
+            ssl_context=ssl_context,
+        )
+        self._slots = asyncio.Semaphore(AT_ONCE)
+
+    async def fetch(self, url: str) -> Media:
+        """The media at `url`, after redirects; MediaFailure when there is none."""
+        try:
+            async with self._slots, asyncio.timeout(self._timeout_s):
+                return await self._follow(url)
+        except TimeoutError:
+            raise MediaFailure(f"{url}: timed out after {self._timeout_s:g}s") from None
+        except WebhookFailure as exc:
+            raise MediaFailure(f"{url}: {exc}") from None
+
+    async def _follow(self, url: str) -> Media:
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = await self._client.fetch("GET", url, _HEADERS)
+            location = answer.header("location")
+            if answer.status in REDIRECTS and location:
+                url = urljoin(url, location)
+                if not is_http_url(url, max_length=MAX_MEDIA_URL):
+                    raise MediaFailure(f"redirected to a URL Herald does not fetch: {url!r}")
+                continue
+            if not 200 <= answer.status < 300:
+                raise MediaFailure(f"{url}: HTTP {answer.status}")
+            return Media(content_type=content_type(answer.header("content-type")), body=answer.body)
+        raise MediaFailure(f"more than {MAX_REDIRECTS} redirects")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def content_type(given: str | None) -> str:
+    """The upstream's Content-Type when it is a well-formed media type, else a neutral
+    one: nothing else of the upstream's answer is passed on."""
+    given = (given or "").strip()
+    return given if _MEDIA_TYPE.fullmatch(given) else FALLBACK_TYPE
