@@ -37,6 +37,8 @@ def error_response(error: errors.TwilioError) -> Response:
     headers = {"connection": "close"} if error.status in CLOSES_CONNECTION else {}
     if error.challenge:
         headers["WWW-Authenticate"] = error.challenge
+    if isinstance(error, errors.TooManyRequests) and error.retry_after_s is not None:
+        headers["Retry-After"] = str(error.retry_after_s)
     return Response(
         error_body(error),
         status_code=error.status,

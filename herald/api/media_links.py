@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from herald.api.errors import error_response
 from herald.api.requests import not_found, runtime_of
 from herald.domain import errors
 from herald.runtime import Runtime
@@ -54,20 +53,16 @@ def _media_of(conn: Connection, link: str, now: int) -> list[str] | None:
     return [item.url for item in items]
 
 
-def _throttled(request: Request, runtime: Runtime) -> Response | None:
-    """20429 with `Retry-After` when the client has had its requests for this second."""
+async def _urls(request: Request, runtime: Runtime) -> list[str]:
+    """The link's media URLs: 20429 with `Retry-After` when the client has had its
+    requests for this second, 20404 when the link is unknown or expired."""
     host = request.client.host if request.client else None
     wait_us = runtime.link_throttle.admit(host, runtime.clock.now_us())
-    if not wait_us:
-        return None
-    refusal = errors.TooManyRequests("Too many requests for media links from this address.")
-    response = error_response(refusal)
-    response.headers["Retry-After"] = str(max(1, math.ceil(wait_us / 1e6)))
-    return response
-
-
-async def _urls(request: Request, runtime: Runtime) -> list[str]:
-    """The link's media URLs; 20404 when the link is unknown or expired."""
+    if wait_us:
+        raise errors.TooManyRequests(
+            "Too many requests for media links from this address.",
+            retry_after_s=max(1, math.ceil(wait_us / 1e6)),
+        )
     code = request.path_params["code"]
     link = runtime.settings.media_link(code)
     urls = await runtime.db.read(lambda conn: _media_of(conn, link, runtime.clock.now_us()))
@@ -89,9 +84,6 @@ async def _serve(runtime: Runtime, url: str) -> Response:
 async def follow(request: Request) -> Response:
     """One media: the media itself. Several: a page listing `/m/{code}/{n}`."""
     runtime = runtime_of(request)
-    refused = _throttled(request, runtime)
-    if refused is not None:
-        return refused
     urls = await _urls(request, runtime)
     if len(urls) == 1:
         return await _serve(runtime, urls[0])
@@ -104,9 +96,6 @@ async def follow(request: Request) -> Response:
 async def follow_one(request: Request) -> Response:
     """The link's `n`th media (from 1)."""
     runtime = runtime_of(request)
-    refused = _throttled(request, runtime)
-    if refused is not None:
-        return refused
     urls = await _urls(request, runtime)
     n = request.path_params["n"]
     if not 1 <= n <= len(urls):

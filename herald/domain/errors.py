@@ -103,6 +103,10 @@ class TooManyRequests(TwilioError):
     code = 20429
     status = 429
 
+    def __init__(self, message: str | None = None, *, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s  # when to try again (the answer's Retry-After)
+
 
 class MediaUnavailable(TwilioError):
     """HTTP retrieval failure"""
