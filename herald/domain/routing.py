@@ -347,10 +347,10 @@ def _geomatch(
             "not the recipient's area code or an overlay of it",
         )
         if local:
-            return local, Rule.AREA_CODE_GEOMATCH
+            return _own_country_first(local, recipient, trace), Rule.AREA_CODE_GEOMATCH
         nanp = trace.narrow(numbers, lambda c: c.country in NANP, "not a US/CA number")
         if nanp:
-            return nanp, Rule.AREA_CODE_GEOMATCH
+            return _own_country_first(nanp, recipient, trace), Rule.AREA_CODE_GEOMATCH
     country = recipient.country
     same = trace.narrow(numbers, lambda c: c.country == country, "not from the recipient's country")
     if same:
@@ -363,6 +363,18 @@ def _geomatch(
     if us:
         return us, Rule.US_FALLBACK
     return numbers, Rule.ANY_NUMBER
+
+
+def _own_country_first(
+    numbers: list[Candidate], recipient: Recipient, trace: _Trace
+) -> list[Candidate]:
+    """Among US/CA numbers, those of the recipient's own country when there are any
+    (Country Code Geomatch is always on): a mapping to the other country would give way
+    to them at the next send (`_remapped`), and Sticky Sender would not stick."""
+    own = trace.narrow(
+        numbers, lambda c: c.country == recipient.country, "not from the recipient's country"
+    )
+    return own or numbers
 
 
 def _scale(

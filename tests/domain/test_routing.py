@@ -193,11 +193,13 @@ options = st.builds(
 waits = st.dictionaries(st.sampled_from([f"S{i}" for i in range(8)]), st.floats(0, 100))
 
 
-def _eligible(c: Candidate, recipient: Recipient) -> bool:
+def _eligible(c: Candidate, recipient: Recipient, pool: list[Candidate]) -> bool:
     if c.kind is SenderKind.SHORT_CODE:
         return c.country == recipient.country and recipient.short_codes_reachable
-    if c.kind is SenderKind.ALPHANUMERIC:
-        return recipient.alpha == "yes"
+    if c.kind is SenderKind.ALPHANUMERIC:  # not where the pool has a short code (§6.1)
+        return recipient.alpha == "yes" and not any(
+            o.kind is SenderKind.SHORT_CODE and o.country == recipient.country for o in pool
+        )
     return True
 
 
@@ -211,12 +213,12 @@ def test_the_sender_is_in_the_pool_and_eligible(
     if decision.sender is None:
         assert decision.error_code == NO_SENDER_ERROR
         assert not any(
-            _eligible(c, recipient)
+            _eligible(c, recipient, pool)
             for c in pool
             if c.kind is not SenderKind.ALPHANUMERIC or not opts.skip_unregistered_alpha
         )
     else:
-        assert decision.sender in pool and _eligible(decision.sender, recipient)
+        assert decision.sender in pool and _eligible(decision.sender, recipient, pool)
         assert {c.sid for c in pool} - {decision.sender.sid} <= {r.sid for r in decision.rejected}
 
 
