@@ -32,7 +32,6 @@ from herald.api import (
     services,
     short_codes,
 )
-from herald.api.body_guard import BodyGuard
 from herald.api.errors import (
     CLIENT_CLOSED,
     error_response,
@@ -206,10 +205,5 @@ def create_app(runtime: Runtime) -> Starlette:
         served = [route for route in served if route.path in NODE_PATHS]
     app = Starlette(routes=guard(list(served)), exception_handlers=handlers, lifespan=lifespan)
     app.state.runtime = runtime
-    settings = runtime.settings
-    # The last added is the outermost: the request id is on every response, the guard's too.
-    app.add_middleware(
-        BodyGuard, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
-    )
     app.add_middleware(RequestIdMiddleware, runtime=runtime)
     return app

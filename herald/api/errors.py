@@ -14,9 +14,6 @@ from herald.domain import errors
 log = logging.getLogger("herald.api")
 
 
-# A response that refuses a request whose body may not have been read ends the connection:
-# what is left of that body is never read.
-CLOSES_CONNECTION = frozenset({408, 413})
 # What the access log records for a request whose client went away before its response
 # (nginx's "client closed request"); nothing is sent.
 CLIENT_CLOSED = 499
@@ -34,7 +31,7 @@ def error_body(error: errors.TwilioError) -> bytes:
 
 
 def error_response(error: errors.TwilioError) -> Response:
-    headers = {"connection": "close"} if error.status in CLOSES_CONNECTION else {}
+    headers = {}
     if error.challenge:
         headers["WWW-Authenticate"] = error.challenge
     if isinstance(error, errors.TooManyRequests) and error.retry_after_s is not None:

@@ -6,6 +6,8 @@ Access is decided here, from the route a request matched, for every handler at o
 
 from __future__ import annotations
 
+import functools
+
 from herald.domain.access import Resource
 
 ACCOUNT = "/2010-04-01/Accounts/{account_sid}"
@@ -20,6 +22,7 @@ _REGISTERING = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=256)  # a few dozen routes, asked on every request
 def resource_of(method: str, route: str) -> Resource:
     """What a request to `route` (its template, as declared) with `method` touches."""
     if route == f"{ACCOUNT}.json" or route.startswith(AUTH_TOKENS):

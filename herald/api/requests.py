@@ -41,11 +41,12 @@ async def caller_of(request: Request) -> Caller:
     runtime = runtime_of(request)
     account_sid = request.path_params.get("account_sid")
     caller = await runtime.auth.authenticate(request.headers.get("authorization"), account_sid)
-    route = getattr(request.scope.get("route"), "path", request.url.path)
+    route = request.scope.get("route")
+    template = route.path if route is not None else request.scope["path"]
     refused = access.refusal(
         caller.credential,
         is_test=caller.account.is_test,
-        resource=resource_of(request.method, route),
+        resource=resource_of(request.method, template),
     )
     if refused is not None:
         raise refused
@@ -57,7 +58,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 async def form_of(request: Request) -> Form:
     """The request's form, within the limits of every parameter (`limits`). The body's
-    own size and deadline are enforced as it streams in (`body_guard`)."""
+    own size and deadline are enforced as it streams in (`http_protocol`)."""
     body = await request.body()
     if body and not is_form_type(request.headers.get("content-type", "")):
         raise errors.InvalidParameter(
@@ -71,7 +72,7 @@ def query_of(request: Request) -> Form:
 
 
 def _checked(request: Request, form: Form) -> Form:
-    limits.check(form, send=limits.is_send_path(request.url.path))
+    limits.check(form, send=limits.is_send_path(request.scope["path"]))
     return form
 
 
