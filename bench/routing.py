@@ -55,12 +55,13 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
 from herald.config import Settings
-from herald.dispatch.decisions import decide, recipient_of
+from herald.domain.decisions import decide, recipient_of
 from herald.dispatch.router import Router
 from herald.domain.encoding import encode_body
 from herald.domain.message import Message
 from herald.domain.nanp_table import AREA_CODES
 from herald.domain.numbers import is_local_area
+from herald.domain.queued import QueuedMessage, queued_message
 from herald.domain.routing import Recipient, RoutingDecision, Rule
 from herald.domain.services import Service
 from herald.domain.sids import Prefix
@@ -69,7 +70,6 @@ from herald.provisioning import create_account
 from herald.runtime import Runtime, build
 from herald.store import routing as routing_store
 from herald.store import services as service_store
-from herald.store.dispatch import QueuedRow, queued_row
 from herald.store.messages import insert_message
 from herald.store.schema import (
     incoming_numbers,
@@ -291,7 +291,7 @@ def make_batches(
     count: int,
     rng: random.Random,
     fresh: Iterator[int],
-) -> list[list[QueuedRow]]:
+) -> list[list[QueuedMessage]]:
     """`count` batches of `accepted` messages stored as the API stores a service send:
     half to recipients with a mapping (drawn at random), half to new recipients."""
     encoded = encode_body(BODY, smart=True)
@@ -326,7 +326,7 @@ def make_batches(
                 insert_message(conn, message)
 
     runtime.db.run(write)
-    return [[queued_row(message) for message in batch] for batch in batches]
+    return [[queued_message(message) for message in batch] for batch in batches]
 
 
 @dataclass
@@ -359,7 +359,7 @@ class Decisions:
 
 
 def time_reads(
-    runtime: Runtime, store: Store, batches: list[list[QueuedRow]], out: Decisions
+    runtime: Runtime, store: Store, batches: list[list[QueuedMessage]], out: Decisions
 ) -> None:
     """Each store read of a batch, one by one, on a read connection of its own."""
     sid, acct = store.service_sid, store.account_sid
@@ -394,7 +394,7 @@ def time_reads(
 
 
 async def time_decisions(
-    runtime: Runtime, store: Store, batches: list[list[QueuedRow]], out: Decisions
+    runtime: Runtime, store: Store, batches: list[list[QueuedMessage]], out: Decisions
 ) -> None:
     """What `Router.route` does before its write, per batch: the reads (`_context`, on the
     read pool as route runs it) and the plan (`_plan`: decisions, explanations, Scaler's
@@ -450,7 +450,7 @@ def path_of(decision: RoutingDecision, recipient: Recipient) -> str:
 
 
 async def time_routes(
-    runtime: Runtime, batches: list[list[QueuedRow]], out: list[float], writes: list[float]
+    runtime: Runtime, batches: list[list[QueuedMessage]], out: list[float], writes: list[float]
 ) -> None:
     """`Router.route` per batch; its group-committed write (`db.write`) timed apart."""
     dispatcher = runtime.dispatcher

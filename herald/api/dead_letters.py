@@ -19,9 +19,9 @@ from starlette.responses import Response
 from herald.api.paging import check_token, envelope, page_request
 from herald.api.path_params import fits
 from herald.api.requests import account_of, json, not_found, query_of, runtime_of
+from herald.domain.callbacks import RETRIEVAL_FAILURE, Callback
 from herald.domain.timestamps import rfc2822
 from herald.store import callbacks as store
-from herald.webhooks.callbacks import RETRIEVAL_FAILURE, Callback
 
 
 def render(callback: Callback) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from herald.dispatch.transitions import Change
 from herald.domain import errors, outbound, scheduling, timestamps
 from herald.domain.encoding import encode_body
 from herald.domain.message import Media, Message
+from herald.domain.queued import queued_message
 from herald.domain.services import Service
 from herald.domain.sids import Prefix
 from herald.domain.status import Direction, MessageStatus, is_complete
@@ -42,7 +43,6 @@ from herald.runtime import Runtime
 from herald.store import messages as store
 from herald.store import routing as routing_store
 from herald.store import senders as sender_store
-from herald.store.dispatch import queued_row
 
 MAX_IDEMPOTENCY_KEY = 255
 MAX_SCHEDULED = 500_000  # per account (35125)
@@ -112,7 +112,7 @@ class _Creation:
                 dispatcher.release(self.sid)
             raise
         if created and dispatcher is not None:
-            dispatcher.enqueue(queued_row(message))
+            dispatcher.enqueue(queued_message(message))
         return message
 
     def write(self, conn: Connection) -> tuple[Message, bool]:
@@ -143,10 +143,10 @@ class _Creation:
         """The overflow rule (21611), before writing: by the queue this node holds, or by
         the store's count on an API-only node."""
         if self.runtime.dispatcher is not None:
-            self.runtime.dispatcher.reserve(conn, queued_row(message), message.num_segments)
+            self.runtime.dispatcher.reserve(conn, queued_message(message), message.num_segments)
         else:
             horizon = self.runtime.settings.queue_horizon_s
-            check_overflow_in_store(conn, queued_row(message), message.num_segments, horizon)
+            check_overflow_in_store(conn, queued_message(message), message.num_segments, horizon)
 
 
 def _fingerprint(form: forms.Form) -> str:
@@ -385,7 +385,7 @@ async def update(request: Request) -> Response:
                 raise errors.CannotCancel()
             if not store.change_status(conn, sid, MessageStatus.CANCELED, now):
                 raise errors.CannotCancel()
-            change = Change(queued_row(message), MessageStatus.CANCELED)
+            change = Change(queued_message(message), MessageStatus.CANCELED)
             OutboxSink().enqueue(conn, [change], now)  # the `canceled` callback (§13)
         if body is not None:
             if not is_complete(message.status) and status is None:

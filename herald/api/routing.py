@@ -29,7 +29,10 @@ from herald.api.requests import (
 )
 from herald.api.v1_paging import base_url, envelope, page_request
 from herald.carriers.network import lookup_carrier, price_of
-from herald.dispatch.decisions import (
+from herald.dispatch.dispatcher import backlog_in_store
+from herald.domain import errors, numbers, outbound
+from herald.domain.alerts import Alert
+from herald.domain.decisions import (
     addresses_of,
     converted_to_sms,
     converts,
@@ -37,15 +40,13 @@ from herald.dispatch.decisions import (
     explain,
     recipient_of,
 )
-from herald.dispatch.dispatcher import backlog_in_store
-from herald.domain import errors, numbers, outbound
 from herald.domain.encoding import encode_body
+from herald.domain.queued import QueuedMessage
 from herald.domain.senders import SenderKind
-from herald.domain.services import Service
+from herald.domain.services import Mapping, Service
 from herald.domain.sids import Prefix, is_sid
 from herald.domain.status import MessageStatus
 from herald.domain.timestamps import iso8601
-from herald.store import dispatch as dispatch_store
 from herald.store import routing as store
 from herald.store import services as service_store
 
@@ -90,7 +91,7 @@ async def _service(request: Request) -> Service:
     return await fetch_owned(request, service_store.get_service, render.SERVICES, "service_sid")
 
 
-def _mapping(mapping: store.Mapping, base: str) -> dict[str, Any]:
+def _mapping(mapping: Mapping, base: str) -> dict[str, Any]:
     return {
         "service_sid": mapping.service_sid,
         "to": mapping.to_number,
@@ -115,7 +116,7 @@ async def list_mappings(request: Request) -> Response:
     page = page_request(query)
     sender = query.get("SenderSid") or None
 
-    def read(conn: Connection) -> list[store.Mapping]:
+    def read(conn: Connection) -> list[Mapping]:
         check_token(page, lambda key: store.get_mapping(conn, service.sid, key))
         return store.list_mappings(
             conn, service.sid, limit=page.size + 1, offset=page.offset, sender_sid=sender
@@ -158,7 +159,7 @@ async def pin_mapping(request: Request) -> Response:
         raise errors.InvalidParameter("SenderSid must be the PN, SC or AI SID of a pool sender")
     runtime = runtime_of(request)
 
-    def write(conn: Connection) -> store.Mapping:
+    def write(conn: Connection) -> Mapping:
         pool = {s.sid for s in service_store.pool_of(conn, service.sid)}
         if sender not in pool:
             raise errors.InvalidParameter(f"{sender} is not in the service's sender pool")
@@ -264,8 +265,8 @@ async def preview(request: Request) -> Response:
 
 def _draft_row(
     account_sid: str, service: Service, to: str, body: str, smart: bool, segments: int, media: int
-) -> dispatch_store.QueuedRow:
-    return dispatch_store.QueuedRow(
+) -> QueuedMessage:
+    return QueuedMessage(
         id=0, sid="", account_sid=account_sid, messaging_service_sid=service.sid,
         from_number="", to_number=to, sender_sid=None, body=body, smart_encoded=smart,
         num_segments=segments, num_media=media, validity_period=None, status_callback=None,
@@ -276,7 +277,7 @@ def _draft_row(
 # ---- Alerts ---------------------------------------------------------------------------
 
 
-def _alert(alert: store.Alert, base: str) -> dict[str, Any]:
+def _alert(alert: Alert, base: str) -> dict[str, Any]:
     return {
         "sid": alert.sid,
         "account_sid": alert.account_sid,
@@ -300,7 +301,7 @@ async def list_alerts(request: Request) -> Response:
     account = await account_of(request)
     page = page_request(query_of(request))
 
-    def read(conn: Connection) -> list[store.Alert]:
+    def read(conn: Connection) -> list[Alert]:
         check_token(page, lambda key: store.get_alert(conn, account.sid, key))
         return store.list_alerts(conn, account.sid, limit=page.size + 1, offset=page.offset)
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from herald.carriers.base import CarrierInfo
 from herald.carriers.sim_tables import (
     CARRIERS,
     DEFAULT_MMS_PRICE,
@@ -44,6 +43,8 @@ from herald.carriers.sim_tables import (
     SMS_PRICES,
     Carrier,
 )
+from herald.domain import errors
+from herald.domain.carrier import CarrierInfo
 from herald.domain.numbers import NumberError, PhoneNumber, has_short_codes, parse_number
 from herald.domain.senders import SenderKind
 
@@ -68,25 +69,31 @@ class Fate:
 
 
 DELIVERED: Final = Fate(Outcome.DELIVERED)
-LANDLINE_CODE: Final = 30006
-MMS_UNSUPPORTED_CODE: Final = 30011
+LANDLINE_CODE: Final = errors.LandlineOrUnreachableCarrier.code
+MMS_UNSUPPORTED_CODE: Final = errors.MmsNotSupported.code
 # Twilio's "To not reachable with this From" (reference §3.2): the carrier takes no short codes.
-SHORT_CODE_UNSUPPORTED_CODE: Final = 21612
-INVALID_RECIPIENT_CODE: Final = 21211
+SHORT_CODE_UNSUPPORTED_CODE: Final = errors.CannotRoute.code
+INVALID_RECIPIENT_CODE: Final = errors.InvalidTo.code
 # Test numbers by their last four digits: "3" and the last three digits of the code.
 MAGIC_FATES: Final[dict[str, Fate]] = {
     "3000": Fate(Outcome.NO_RECEIPT),
-    "3003": Fate(Outcome.UNDELIVERED, 30003),
-    "3004": Fate(Outcome.UNDELIVERED, 30004),
-    "3005": Fate(Outcome.UNDELIVERED, 30005),
-    "3006": Fate(Outcome.UNDELIVERED, 30006),
-    "3007": Fate(Outcome.UNDELIVERED, 30007),
-    "3008": Fate(Outcome.UNDELIVERED, 30008),
+    "3003": Fate(Outcome.UNDELIVERED, errors.UnreachableHandset.code),
+    "3004": Fate(Outcome.UNDELIVERED, errors.MessageBlocked.code),
+    "3005": Fate(Outcome.UNDELIVERED, errors.UnknownHandset.code),
+    "3006": Fate(Outcome.UNDELIVERED, errors.LandlineOrUnreachableCarrier.code),
+    "3007": Fate(Outcome.UNDELIVERED, errors.MessageFiltered.code),
+    "3008": Fate(Outcome.UNDELIVERED, errors.UnknownError.code),
 }
 LANDLINE_SUFFIX: Final = "3006"
 LANDLINE_SHARE: Final = 0.01
 # How random failures split, in percent: most are handsets off or out of coverage.
-FAILURE_MIX: Final = ((30003, 50), (30005, 15), (30007, 15), (30008, 15), (30004, 5))
+FAILURE_MIX: Final = (
+    (errors.UnreachableHandset.code, 50),
+    (errors.UnknownHandset.code, 15),
+    (errors.MessageFiltered.code, 15),
+    (errors.UnknownError.code, 15),
+    (errors.MessageBlocked.code, 5),
+)
 _CACHE_SIZE = 65536
 
 

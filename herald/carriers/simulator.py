@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
-from herald.carriers.base import CarrierInfo, Receipt, ReceiptHandler, Submission, SubmitResult
+from herald.carriers.base import ReceiptHandler
 from herald.carriers.network import (
     ACK_LATENCY,
     INVALID_RECIPIENT_CODE,
@@ -32,6 +32,7 @@ from herald.carriers.network import (
     refusal_code,
 )
 from herald.clock import Clock
+from herald.domain.carrier import CarrierInfo, Receipt, Submission, SubmitResult
 from herald.store.db import Database
 from herald.store.simulator_log import (
     LoggedSubmission,

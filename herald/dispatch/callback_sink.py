@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from herald.dispatch.transitions import Change
+from herald.domain.callbacks import status_params
 from herald.store import callbacks as outbox
-from herald.webhooks.callbacks import status_params
 
 
 class OutboxSink:

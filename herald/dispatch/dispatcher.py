@@ -19,7 +19,7 @@ from functools import partial
 
 from sqlalchemy.engine import Connection
 
-from herald.carriers.base import Receipt, Submission, Transport
+from herald.carriers.base import Transport
 from herald.clock import Clock, sleep_or_wake
 from herald.dispatch.ownership import RENEW_S, Ownership
 from herald.dispatch.queues import Entry, SenderQueue
@@ -27,11 +27,12 @@ from herald.dispatch.router import Router
 from herald.dispatch.sender_loop import SenderLoop
 from herald.dispatch.transitions import CallbackSink, Change, finish, finish_many
 from herald.domain import errors
+from herald.domain.carrier import Receipt, Submission
 from herald.domain.encoding import encode_body
+from herald.domain.queued import QueuedMessage, SenderFacts, sender_mps
 from herald.domain.ratelimit import (
     INTERNATIONAL_MPS,
     SECOND_US,
-    default_mps,
     validity_deadline,
     would_overflow,
 )
@@ -42,7 +43,6 @@ from herald.node import NODE_ID
 from herald.store import dispatch as store
 from herald.store import leases
 from herald.store.db import Database
-from herald.store.dispatch import QueuedRow
 
 log = logging.getLogger("herald.dispatch")
 
@@ -51,9 +51,11 @@ LOOKBACK_IDS = 5_000
 STALE_SENDING_US = 10 * SECOND_US  # `sending` this long with no entry here: nobody's
 RECEIPT_WAIT_S = 72 * 3600  # in-memory wait for a receipt; carriers give up well before
 LOAD_BATCH = 5_000
+EXPIRED = errors.ValidityExpired.code
+UNKNOWN = errors.UnknownError.code  # a receipt that says undelivered and gives no code
 
 
-def queue_key(row: QueuedRow) -> str:
+def queue_key(row: QueuedMessage) -> str:
     return row.sender_sid or f"{row.account_sid}/{row.from_number}"
 
 
@@ -91,7 +93,7 @@ class Dispatcher:
         self._stop = asyncio.Event()
         self._wake_intake = asyncio.Event()
         self._wake_expiry = asyncio.Event()
-        self.sender_cache: dict[str, store.SenderRow | None] = {}
+        self.sender_cache: dict[str, SenderFacts | None] = {}
         self._receipts: list[tuple[Change, asyncio.Future[None]]] = []
         self._resume_at_us = 0
         self._resume_after_us = round(resume_after_s * SECOND_US)
@@ -103,7 +105,7 @@ class Dispatcher:
 
     # ---- the API's side -------------------------------------------------------------
 
-    def reserve(self, conn: Connection, row: QueuedRow, segments: int) -> None:
+    def reserve(self, conn: Connection, row: QueuedMessage, segments: int) -> None:
         """Refuse with 21611 a message that would overflow its sender's queue, else count
         it in the backlog until it is queued. Runs inside the create's write function."""
         if not self.owns(queue_key(row)):  # another node's queue: count it in the store
@@ -120,7 +122,7 @@ class Dispatcher:
         if queue is not None:
             queue.release(sid)
 
-    def enqueue(self, row: QueuedRow) -> None:
+    def enqueue(self, row: QueuedMessage) -> None:
         """Queue a message the API has just stored (in this process); one sent through a
         Messaging Service goes to the router first."""
         if row.status is MessageStatus.ACCEPTED:
@@ -357,7 +359,7 @@ class Dispatcher:
             if len(found) < LOAD_BATCH:
                 return
 
-    async def _add_rows(self, rows: list[QueuedRow]) -> None:
+    async def _add_rows(self, rows: list[QueuedMessage]) -> None:
         """Queue the messages among `rows` not held here already, with their senders'
         details read first."""
         missing = {
@@ -373,7 +375,7 @@ class Dispatcher:
         for sid in sids:
             self.sender_cache[sid] = store.sender(conn, sid)
 
-    def _queue_for(self, conn: Connection, row: QueuedRow) -> SenderQueue:
+    def _queue_for(self, conn: Connection, row: QueuedMessage) -> SenderQueue:
         key = queue_key(row)
         queue = self.queues.get(key)
         if queue is None:
@@ -382,11 +384,11 @@ class Dispatcher:
             queue = self._queue_from_cache(row)
         return queue
 
-    def _queue_from_cache(self, row: QueuedRow) -> SenderQueue:
+    def _queue_from_cache(self, row: QueuedMessage) -> SenderQueue:
         with self._queues_lock:  # the writer thread may create one too (PostgreSQL)
             return self.queues.get(queue_key(row)) or self._new_queue(row)
 
-    def _new_queue(self, row: QueuedRow) -> SenderQueue:
+    def _new_queue(self, row: QueuedMessage) -> SenderQueue:
         key = queue_key(row)
         sender = self.sender_cache.get(row.sender_sid or "")
         if sender is None:
@@ -401,7 +403,7 @@ class Dispatcher:
         self.queues[key] = queue
         return queue
 
-    def _add(self, queue: SenderQueue, row: QueuedRow) -> None:
+    def _add(self, queue: SenderQueue, row: QueuedMessage) -> None:
         parts, encoding = _parts(row)
         # A scheduled message's validity period runs from when it was due.
         deadline = validity_deadline(max(row.date_created, row.send_at or 0), row.validity_period)
@@ -477,10 +479,10 @@ class Dispatcher:
             entry.expired = True
         self.forget(entry)
         await self.db.write(
-            finish(entry.row, MessageStatus.FAILED, now, self.sink, error_code=30036)
+            finish(entry.row, MessageStatus.FAILED, now, self.sink, error_code=EXPIRED)
         )
         self.metrics.messages.labels("failed").inc()
-        log.info("message sid=%s status=failed error_code=30036 reason=validity_expired", sid)
+        log.info("message sid=%s status=failed error_code=%d reason=validity_expired", sid, EXPIRED)
         self.on_callbacks()
 
     # ---- receipts ---------------------------------------------------------------------
@@ -508,7 +510,9 @@ class Dispatcher:
         change = Change(
             row,
             status,
-            error_code=None if receipt.delivered else receipt.error_code or 30008,
+            error_code=None
+            if receipt.delivered
+            else receipt.error_code or errors.UnknownError.code,
             done_at_us=receipt.done_at_us,
         )
         await self._finish_soon(change)
@@ -560,10 +564,10 @@ class Dispatcher:
 
 def check_overflow_in_store(
     conn: Connection,
-    row: QueuedRow,
+    row: QueuedMessage,
     segments: int,
     horizon_s: int,
-    senders: dict[str, store.SenderRow | None] | None = None,
+    senders: dict[str, SenderFacts | None] | None = None,
 ) -> None:
     """The overflow rule (21611) from the store's count of the sender's waiting segments:
     for a node that does not hold the sender's queue (an API-only node, or the sender is
@@ -574,7 +578,7 @@ def check_overflow_in_store(
 
 
 def backlog_in_store(
-    conn: Connection, row: QueuedRow, senders: dict[str, store.SenderRow | None] | None = None
+    conn: Connection, row: QueuedMessage, senders: dict[str, SenderFacts | None] | None = None
 ) -> tuple[int, int]:
     """The segments waiting for the row's sender, counted in the store, and the sender's
     MPS (`senders` caches the senders' details)."""
@@ -586,12 +590,7 @@ def backlog_in_store(
     return store.backlog_segments(conn, row), mps
 
 
-def sender_mps(sender: store.SenderRow) -> int:
-    """The sender's `Mps` override, else the default for its type and country."""
-    return sender.mps or default_mps(sender.kind, sender.country)
-
-
-def _parts(row: QueuedRow) -> tuple[tuple[str, ...], str]:
+def _parts(row: QueuedMessage) -> tuple[tuple[str, ...], str]:
     """The texts a message goes out in (its segments; an MMS is one part) and their
     encoding."""
     encoded = encode_body(row.text, smart=row.smart_encoded)
@@ -599,7 +598,7 @@ def _parts(row: QueuedRow) -> tuple[tuple[str, ...], str]:
     return tuple(parts), encoded.encoding
 
 
-def _last_part(row: QueuedRow) -> Submission:
+def _last_part(row: QueuedMessage) -> Submission:
     """The submission of a message's last part, as the sender loop made it: the part
     that carries the receipt. (Only its reference and recipient matter to `reconcile`.)"""
     parts, encoding = _parts(row)

@@ -8,16 +8,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from herald.domain.queued import QueuedMessage
 from herald.domain.ratelimit import Window, would_overflow
 from herald.domain.senders import SenderKind
-from herald.store.dispatch import QueuedRow
 
 
 @dataclass(slots=True, kw_only=True)
 class Entry:
     """A message in its sender's queue; `next_part` advances as segments are submitted."""
 
-    row: QueuedRow
+    row: QueuedMessage
     deadline_us: int
     parts: tuple[str, ...] = ()
     encoding: str = "GSM-7"

@@ -25,7 +25,10 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from herald.clock import sleep_or_wake
-from herald.dispatch.decisions import (
+from herald.dispatch.transitions import Change, finish_many
+from herald.domain import errors
+from herald.domain.alerts import Alert
+from herald.domain.decisions import (
     Lookup,
     Shortlists,
     addresses_of,
@@ -36,20 +39,18 @@ from herald.dispatch.decisions import (
     given_sender,
     recipient_of,
 )
-from herald.dispatch.transitions import Change, finish_many
-from herald.domain import errors
+from herald.domain.queued import QueuedMessage
 from herald.domain.routing import (
     Candidate,
     RoutingDecision,
     Rule,
 )
 from herald.domain.senders import SenderKind
-from herald.domain.services import Service
+from herald.domain.services import Mapping, PoolEntry, Service
 from herald.domain.sids import Prefix
 from herald.domain.status import MessageStatus
 from herald.store import routing as store
 from herald.store import services as service_store
-from herald.store.dispatch import QueuedRow
 
 if TYPE_CHECKING:
     from herald.dispatch.dispatcher import Dispatcher
@@ -62,9 +63,9 @@ COUNTS_TTL_US = 60_000_000  # Scaler's mapping counts are re-read from the store
 DAY_US = 86_400_000_000
 MAPPING_RETENTION_US = 365 * DAY_US  # a mapping unused this long is deleted (§6.4)
 SWEEP_EVERY_US = 3_600_000_000
-SERVICE_GONE = 21701
-QUEUE_OVERFLOW = 30001
-UNROUTABLE = 30008  # Twilio's "Unknown error": routing this message raised
+SERVICE_GONE = errors.ServiceGone.code
+QUEUE_OVERFLOW = errors.QueueOverflow.code
+UNROUTABLE = errors.UnknownError.code  # routing this message raised
 CHUNK = 200  # messages routed per write, so the event loop serves others in between
 
 
@@ -73,8 +74,8 @@ class Context:
     """What routing a service's messages reads from the store."""
 
     service: Service | None
-    pool: list[store.PoolEntry]
-    sticky: dict[str, store.Mapping]
+    pool: list[PoolEntry]
+    sticky: dict[str, Mapping]
     counts: dict[str, int]
 
 
@@ -87,11 +88,11 @@ def queue_key_of(account_sid: str, candidate: Candidate) -> str:
 
 @dataclass(slots=True)
 class _Plan:
-    row: QueuedRow
+    row: QueuedMessage
     decision: RoutingDecision
     routing: str
     sticky: bool  # the service keeps Sticky Sender mappings
-    routed: QueuedRow | None = None  # the row on its sender, when one was chosen
+    routed: QueuedMessage | None = None  # the row on its sender, when one was chosen
     touch: bool = False  # a mapping used that was last marked used over a day ago
 
 
@@ -116,12 +117,12 @@ class Router:
         self.dispatcher = dispatcher
         self.new_sid = new_sid
         self.media_link = media_link  # an MMS Converter link from its code
-        self.pending: dict[str, QueuedRow] = {}
+        self.pending: dict[str, QueuedMessage] = {}
         self._wake = asyncio.Event()
         self._counts: dict[str, tuple[int, dict[str, int]]] = {}
         self.routed = 0
 
-    def submit(self, row: QueuedRow) -> None:
+    def submit(self, row: QueuedMessage) -> None:
         """Route a message this process has just stored `accepted`."""
         self.pending[row.sid] = row
         self._wake.set()
@@ -167,14 +168,14 @@ class Router:
             log.info("deleted %d Sticky Sender mappings unused for a year", gone)
             self._counts.clear()
 
-    async def route(self, rows: Sequence[QueuedRow]) -> None:
+    async def route(self, rows: Sequence[QueuedMessage]) -> None:
         for start in range(0, len(rows), CHUNK):
             await self._route(rows[start : start + CHUNK])
 
-    async def _route(self, rows: Sequence[QueuedRow]) -> None:
+    async def _route(self, rows: Sequence[QueuedMessage]) -> None:
         dispatcher = self.dispatcher
         lookup = dispatcher.transport.lookup
-        groups: dict[str, list[QueuedRow]] = defaultdict(list)
+        groups: dict[str, list[QueuedMessage]] = defaultdict(list)
         for row in rows:
             groups[row.messaging_service_sid or ""].append(row)
         plans: list[_Plan] = []
@@ -214,7 +215,7 @@ class Router:
             self._counts[service_sid] = cached
         return Context(service, pool, sticky, cached[1])
 
-    def _waits(self, account_sid: str, pool: Sequence[store.PoolEntry]) -> dict[str, float]:
+    def _waits(self, account_sid: str, pool: Sequence[PoolEntry]) -> dict[str, float]:
         """Seconds of backlog ahead on each candidate's queue (those this node holds)."""
         waits = {}
         for entry in pool:
@@ -223,7 +224,7 @@ class Router:
                 waits[entry.candidate.sid] = queue.backlog / max(queue.mps, 1)
         return waits
 
-    def _plan(self, context: Context, rows: list[QueuedRow], lookup: Lookup) -> list[_Plan]:
+    def _plan(self, context: Context, rows: list[QueuedMessage], lookup: Lookup) -> list[_Plan]:
         batch = _Batch(
             context=context,
             lookup=lookup,
@@ -240,7 +241,7 @@ class Router:
                 plans.append(_Plan(row, decision, orjson.dumps({"rule": "none"}).decode(), False))
         return plans
 
-    def _plan_one(self, row: QueuedRow, batch: _Batch) -> _Plan:
+    def _plan_one(self, row: QueuedMessage, batch: _Batch) -> _Plan:
         context, lookup = batch.context, batch.lookup
         service = context.service
         recipient = recipient_of(row.to_number, lookup)
@@ -295,7 +296,7 @@ class Router:
             counts[sender.sid] = counts.get(sender.sid, 0) + 1
             if mapped is not None:
                 counts[mapped.sender_sid] = max(0, counts.get(mapped.sender_sid, 0) - 1)
-            context.sticky[plan.row.to_number] = store.Mapping(
+            context.sticky[plan.row.to_number] = Mapping(
                 service_sid=plan.row.messaging_service_sid or "", to_number=plan.row.to_number,
                 sender_sid=sender.sid, pinned=mapped.pinned if mapped else False,
                 date_created=0, date_updated=0,
@@ -310,7 +311,7 @@ class Router:
         failing: list[tuple[_Plan, int]] = []
         for plan in plans:
             if plan.routed is None:
-                failing.append((plan, plan.decision.error_code or errors.NoSenderForRecipient.code))
+                failing.append((plan, plan.decision.error_code or errors.NoSenderReaches.code))
                 continue
             try:
                 dispatcher.reserve(conn, plan.routed, plan.row.num_segments)
@@ -369,10 +370,10 @@ class Router:
         for service_sid, recipients in used.items():
             store.touch_mappings(conn, service_sid, recipients, now)
 
-    def _alert(self, plan: _Plan, now: int) -> store.Alert:
+    def _alert(self, plan: _Plan, now: int) -> Alert:
         sender = plan.decision.sender
         assert sender is not None
-        return store.Alert(
+        return Alert(
             sid=self.new_sid(Prefix.ALERT),
             account_sid=plan.row.account_sid,
             error_code=plan.decision.alert or 0,

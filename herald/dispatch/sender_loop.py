@@ -15,10 +15,12 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
 
-from herald.carriers.base import Submission, SubmitResult
 from herald.dispatch.queues import Entry, SenderQueue
 from herald.dispatch.transitions import SentMessage, finish, mark_sending, mark_sent
+from herald.domain import errors
+from herald.domain.carrier import Submission, SubmitResult
 from herald.domain.numbers import is_alphanumeric_sender_id
+from herald.domain.queued import QueuedMessage
 from herald.domain.ratelimit import SECOND_US, admit, restamp
 from herald.domain.status import MessageStatus
 from herald.store import dispatch as store
@@ -30,10 +32,10 @@ log = logging.getLogger("herald.dispatch")
 
 MAX_BATCH = 500  # segments per submit call
 LEASE_WAIT_S = 0.2
-NO_SENDER = 21606  # the From is not a sender of the account (reference §3.2)
+NO_SENDER = errors.SenderNotOwned.code
 
 
-def has_sender(row: store.QueuedRow) -> bool:
+def has_sender(row: QueuedMessage) -> bool:
     """Whether the message names a sender it may go from: one of its account's numbers or
     short codes (by SID, checked when it was accepted or routed), or an alphanumeric ID."""
     return row.sender_sid is not None or is_alphanumeric_sender_id(row.from_number or "")
@@ -201,7 +203,7 @@ class SenderLoop:
                 throttled[entry.sid] = (entry, sub.part)
                 retry_after = max(retry_after, result.retry_after_s)
             else:
-                failed[entry.sid] = (entry, result.error_code or 30008)
+                failed[entry.sid] = (entry, result.error_code or errors.UnknownError.code)
         self._requeue(throttled)
         await self._finish_sent(submissions, throttled, failed, now)
         for entry, code in failed.values():

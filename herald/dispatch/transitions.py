@@ -10,16 +10,16 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from herald.domain.errors import delivery_error_message
+from herald.domain.queued import QueuedMessage
 from herald.domain.status import MessageStatus
 from herald.store import dispatch as store
-from herald.store.dispatch import QueuedRow
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """A message's new status, as its callback reports it."""
 
-    row: QueuedRow
+    row: QueuedMessage
     status: MessageStatus
     error_code: int | None = None
     done_at_us: int | None = None
@@ -33,13 +33,13 @@ class CallbackSink(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SentMessage:
-    row: QueuedRow
+    row: QueuedMessage
     price: str | None
     price_unit: str
     carrier: str | None
 
 
-def mark_sending(rows: Sequence[QueuedRow], now: int) -> Callable[[Connection], list[bool]]:
+def mark_sending(rows: Sequence[QueuedMessage], now: int) -> Callable[[Connection], list[bool]]:
     sids = [row.sid for row in rows]
 
     def write(conn: Connection) -> list[bool]:
@@ -97,7 +97,7 @@ def finish_many(
 
 
 def finish(
-    row: QueuedRow,
+    row: QueuedMessage,
     status: MessageStatus,
     now: int,
     sink: CallbackSink,

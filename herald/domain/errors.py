@@ -434,25 +434,113 @@ class IdempotencyKeyReused(TwilioError):
     status = 400
 
 
-# Errors that end a message after it was accepted (set on the message's `error_code` and
-# sent as the callback's `ErrorCode`), with Twilio's wording (reference §3.2).
+class DeliveryError(TwilioError):
+    """An error that ends a message after it was accepted: set as the message's
+    `error_code` and sent as its callback's `ErrorCode` (reference §3.2). Never an API
+    answer, so its status is only what it would be."""
+
+    status = 400
+
+
+class QueueOverflow(DeliveryError):
+    """Queue overflow"""
+
+    code = 30001
+
+
+class AccountSuspended(DeliveryError):
+    """Account suspended"""
+
+    code = 30002
+
+
+class UnreachableHandset(DeliveryError):
+    """Unreachable destination handset"""
+
+    code = 30003
+
+
+class MessageBlocked(DeliveryError):
+    """Message blocked"""
+
+    code = 30004
+
+
+class UnknownHandset(DeliveryError):
+    """Unknown destination handset"""
+
+    code = 30005
+
+
+class LandlineOrUnreachableCarrier(DeliveryError):
+    """Landline or unreachable carrier"""
+
+    code = 30006
+
+
+class MessageFiltered(DeliveryError):
+    """Message filtered"""
+
+    code = 30007
+
+
+class UnknownError(DeliveryError):
+    """Unknown error"""
+
+    code = 30008
+
+
+class MmsNotSupported(DeliveryError):
+    """MMS not supported by the receiving phone number in this region"""
+
+    code = 30011
+
+
+class CarrierCongestion(DeliveryError):
+    """Carrier network congestion"""
+
+    code = 30017
+
+
+class ContentTooLarge(DeliveryError):
+    """Content size exceeds carrier limit"""
+
+    code = 30019
+
+
+class ValidityExpired(DeliveryError):
+    """Validity Period Expired"""
+
+    code = 30036
+
+
+class SenderNotOwned(DeliveryError):
+    """The From phone number is not a valid, SMS-capable phone number for this account"""
+
+    code = FromNotOwned.code
+
+
+class ServiceGone(DeliveryError):
+    """The Messaging Service does not exist"""
+
+    code = ServiceNotFound.code
+
+
+class NoSenderReaches(DeliveryError):
+    """No sender in the Messaging Service can reach this recipient"""
+
+    code = NoSenderForRecipient.code
+
+
+class NoSendersInPool(DeliveryError):
+    """The Messaging Service has no senders"""
+
+    code = ServiceHasNoSenders.code
+
+
+# Twilio's wording of each, by code.
 DELIVERY_ERRORS: dict[int, str] = {
-    30001: "Queue overflow",
-    30002: "Account suspended",
-    30003: "Unreachable destination handset",
-    30004: "Message blocked",
-    30005: "Unknown destination handset",
-    30006: "Landline or unreachable carrier",
-    30007: "Message filtered",
-    30008: "Unknown error",
-    30011: "MMS not supported by the receiving phone number in this region",
-    30017: "Carrier network congestion",
-    30019: "Content size exceeds carrier limit",
-    30036: "Validity Period Expired",
-    21606: "The From phone number is not a valid, SMS-capable phone number for this account",
-    21701: "The Messaging Service does not exist",
-    21703: "No sender in the Messaging Service can reach this recipient",
-    21704: "The Messaging Service has no senders",
+    cls.code: " ".join((cls.__doc__ or "").split()) for cls in DeliveryError.__subclasses__()
 }
 
 

@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from herald.domain import errors
 from herald.domain.senders import SenderKind
 
-NO_SENDER_ERROR = 21703  # no sender in the pool can send to this recipient
+NO_SENDER_ERROR = errors.NoSenderReaches.code  # no sender in the pool reaches the recipient
 PREREGISTRATION_ALERT = 30018
 NANP = frozenset({"US", "CA"})
 NUMBERS = frozenset({SenderKind.LONG_CODE, SenderKind.TOLL_FREE})

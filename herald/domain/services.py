@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from herald.domain import errors, numbers
+from herald.domain.routing import Candidate
 
 USECASES = ("notifications", "marketing", "verification", "discussion", "poll", "undeclared")
 SCAN_CHOICES = ("inherit", "enable", "disable")
@@ -159,3 +160,23 @@ def join_countries(countries: frozenset[str]) -> str:
 
 def split_countries(stored: str) -> frozenset[str]:
     return frozenset(code for code in stored.split(",") if code)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEntry:
+    """A pool sender as routing sees it, and whether it can send MMS."""
+
+    candidate: Candidate
+    mms: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mapping:
+    """A Sticky Sender mapping: the service sends to `to_number` from this sender (§6.4)."""
+
+    service_sid: str
+    to_number: str
+    sender_sid: str
+    pinned: bool
+    date_created: int
+    date_updated: int

@@ -35,9 +35,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
+from herald.domain.callbacks import Attempt, Callback, CallbackState, origin_of
 from herald.store.raw import RawStatement
 from herald.store.schema import accounts, callbacks, messages
-from herald.webhooks.callbacks import Attempt, Callback, CallbackState, origin_of
 
 PENDING = CallbackState.PENDING.value
 DEAD = CallbackState.DEAD.value

@@ -7,13 +7,12 @@ message that moved on meanwhile (a lost race) is left alone and reported as such
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
-from herald.domain.message import Message
+from herald.domain.queued import QueuedMessage, SenderFacts, queued
 from herald.domain.senders import SenderKind
 from herald.domain.status import MessageStatus, allowed_from
 from herald.store.portable import in_chunks
@@ -23,46 +22,6 @@ from herald.store.schema import incoming_numbers, media, messages, short_codes
 m = messages.c
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueuedRow:
-    """What dispatch needs of a message waiting for its sender."""
-
-    id: int
-    sid: str
-    account_sid: str
-    messaging_service_sid: str | None
-    from_number: str
-    to_number: str
-    sender_sid: str | None
-    body: str
-    smart_encoded: bool
-    num_segments: int
-    num_media: int
-    validity_period: int | None
-    status_callback: str | None
-    status: MessageStatus
-    date_created: int
-    send_at: int | None = None  # a scheduled message's validity runs from here
-    mms_link: str | None = None  # MMS Converter: sent as SMS with this link to its media
-
-    @property
-    def sends_media(self) -> bool:
-        return self.num_media > 0 and self.mms_link is None
-
-    @property
-    def text(self) -> str:
-        """What the carrier gets: the body, and the media's link when converted to SMS."""
-        return f"{self.body}\n{self.mms_link}" if self.mms_link else self.body
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SenderRow:
-    sid: str
-    kind: SenderKind
-    country: str
-    mps: int | None
-
-
 QUEUED_COLUMNS = (
     m.id, m.sid, m.account_sid, m.messaging_service_sid, m.from_number, m.to_number,
     m.sender_sid, m.body, m.smart_encoded, m.num_segments, m.num_media, m.validity_period,
@@ -70,37 +29,9 @@ QUEUED_COLUMNS = (
 )  # fmt: skip
 
 
-def _queued(source: Any, row_id: int) -> QueuedRow:
-    """A table row or a `Message`: both carry these fields by the same names."""
-    return QueuedRow(
-        id=row_id,
-        sid=source.sid,
-        account_sid=source.account_sid,
-        messaging_service_sid=source.messaging_service_sid,
-        from_number=source.from_number or "",
-        to_number=source.to_number,
-        sender_sid=source.sender_sid,
-        body=source.body,
-        smart_encoded=bool(source.smart_encoded),
-        num_segments=source.num_segments,
-        num_media=source.num_media,
-        validity_period=source.validity_period,
-        status_callback=source.status_callback,
-        status=MessageStatus(source.status),
-        date_created=source.date_created,
-        send_at=source.send_at,
-        mms_link=getattr(source, "mms_link", None),
-    )
-
-
-def queued_from(row: Any) -> QueuedRow:
+def queued_from(row: Any) -> QueuedMessage:
     """A row selected with `QUEUED_COLUMNS`."""
-    return _queued(row, row.id)
-
-
-def queued_row(message: Message) -> QueuedRow:
-    """A message just stored by the API, as dispatch sees it (its row id is not needed)."""
-    return _queued(message, 0)
+    return queued(row, row.id)
 
 
 def load_waiting(
@@ -110,7 +41,7 @@ def load_waiting(
     limit: int,
     statuses: Sequence[MessageStatus],
     sent_since: int | None = None,
-) -> list[QueuedRow]:
+) -> list[QueuedMessage]:
     """Messages in `statuses` with a row id above `after_id`, oldest first (with
     `sent_since`, only those sent since then)."""
     query = select(*QUEUED_COLUMNS).where(
@@ -119,7 +50,7 @@ def load_waiting(
     if sent_since is not None:
         query = query.where(m.date_sent >= sent_since)
     rows = conn.execute(query.order_by(m.id).limit(limit))
-    return [_queued(row, row.id) for row in rows]
+    return [queued(row, row.id) for row in rows]
 
 
 def waiting_sids(
@@ -131,12 +62,12 @@ def waiting_sids(
     return [(row_id, sid) for row_id, sid in conn.execute(query.order_by(m.id).limit(limit))]
 
 
-def load_by_sids(conn: Connection, sids: Sequence[str]) -> list[QueuedRow]:
+def load_by_sids(conn: Connection, sids: Sequence[str]) -> list[QueuedMessage]:
     """These messages, oldest first."""
-    rows: list[QueuedRow] = []
+    rows: list[QueuedMessage] = []
     for chunk in in_chunks(sids):
         found = conn.execute(select(*QUEUED_COLUMNS).where(m.sid.in_(chunk)))
-        rows += [_queued(row, row.id) for row in found]
+        rows += [queued(row, row.id) for row in found]
     return sorted(rows, key=lambda row: row.id)
 
 
@@ -146,7 +77,7 @@ def load_for_keys(
     statuses: Sequence[MessageStatus],
     sent_since: int | None = None,
     updated_before: int | None = None,
-) -> list[QueuedRow]:
+) -> list[QueuedMessage]:
     """Messages in `statuses` of the senders whose queue keys these are (a sender's SID,
     or `account/from` for an alphanumeric ID), oldest first."""
     sids = [key for key in keys if "/" not in key]
@@ -163,10 +94,10 @@ def load_for_keys(
     if updated_before is not None:
         query = query.where(m.date_updated < updated_before)
     rows = conn.execute(query.order_by(m.id))
-    return [_queued(row, row.id) for row in rows]
+    return [queued(row, row.id) for row in rows]
 
 
-def backlog_segments(conn: Connection, row: QueuedRow) -> int:
+def backlog_segments(conn: Connection, row: QueuedMessage) -> int:
     """Segments waiting for this message's sender, counted in the store (for a node that
     does not own the sender's queue)."""
     if row.sender_sid:
@@ -178,9 +109,9 @@ def backlog_segments(conn: Connection, row: QueuedRow) -> int:
     return int(found.scalar_one())
 
 
-def load_message(conn: Connection, sid: str) -> QueuedRow | None:
+def load_message(conn: Connection, sid: str) -> QueuedMessage | None:
     row = conn.execute(select(*QUEUED_COLUMNS).where(m.sid == sid)).first()
-    return _queued(row, row.id) if row else None
+    return queued(row, row.id) if row else None
 
 
 def media_urls(conn: Connection, message_sid: str) -> tuple[str, ...]:
@@ -190,18 +121,18 @@ def media_urls(conn: Connection, message_sid: str) -> tuple[str, ...]:
     return tuple(row.url for row in rows)
 
 
-def sender(conn: Connection, sender_sid: str) -> SenderRow | None:
+def sender(conn: Connection, sender_sid: str) -> SenderFacts | None:
     n = incoming_numbers.c
     row = conn.execute(select(n.sid, n.number_type, n.country, n.mps).where(n.sid == sender_sid))
     found = row.first()
     if found is not None:
         kind = SenderKind.TOLL_FREE if found.number_type == "toll-free" else SenderKind.LONG_CODE
-        return SenderRow(sid=found.sid, kind=kind, country=found.country, mps=found.mps)
+        return SenderFacts(sid=found.sid, kind=kind, country=found.country, mps=found.mps)
     s = short_codes.c
     code = conn.execute(select(s.sid, s.country, s.mps).where(s.sid == sender_sid)).first()
     if code is None:
         return None
-    return SenderRow(sid=code.sid, kind=SenderKind.SHORT_CODE, country=code.country, mps=code.mps)
+    return SenderFacts(sid=code.sid, kind=SenderKind.SHORT_CODE, country=code.country, mps=code.mps)
 
 
 def _literal(status: MessageStatus) -> Any:

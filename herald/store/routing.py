@@ -5,18 +5,21 @@ routing of each into its sender's queue, and alerts."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection
 
+from herald.domain.alerts import Alert
 from herald.domain.message import Message
 from herald.domain.numbers import NumberError, parse_number
+from herald.domain.queued import QueuedMessage
 from herald.domain.routing import Candidate
 from herald.domain.senders import SenderKind
+from herald.domain.services import Mapping, PoolEntry
 from herald.domain.status import MessageStatus, allowed_from
-from herald.store.dispatch import QUEUED_COLUMNS, QueuedRow, queued_from
+from herald.store.dispatch import QUEUED_COLUMNS, queued_from
 from herald.store.messages import get_message
 from herald.store.portable import in_chunks, insert_for
 from herald.store.raw import RawStatement
@@ -31,14 +34,6 @@ from herald.store.schema import (
 
 m = messages.c
 st = sticky_mappings.c
-
-
-@dataclass(frozen=True, slots=True)
-class PoolEntry:
-    """A pool sender as routing sees it, and whether it can send MMS."""
-
-    candidate: Candidate
-    mms: bool
 
 
 def pool_entries(conn: Connection, service_sid: str) -> list[PoolEntry]:
@@ -107,16 +102,6 @@ def _area_code(e164: str) -> str | None:
 
 
 # ---- Sticky Sender ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Mapping:
-    service_sid: str
-    to_number: str
-    sender_sid: str
-    pinned: bool
-    date_created: int
-    date_updated: int
 
 
 def _mapping(row: Any) -> Mapping:
@@ -242,7 +227,7 @@ def delete_mapping(conn: Connection, service_sid: str, to_number: str) -> bool:
 # ---- messages waiting for a sender ----------------------------------------------------
 
 
-def load_unrouted(conn: Connection, *, now: int, limit: int) -> list[QueuedRow]:
+def load_unrouted(conn: Connection, *, now: int, limit: int) -> list[QueuedMessage]:
     """Messages a service must route: accepted ones, and scheduled ones now due."""
     accepted = conn.execute(
         select(*QUEUED_COLUMNS)
@@ -324,19 +309,6 @@ def count_scheduled(conn: Connection, account_sid: str) -> int:
 
 
 # ---- alerts ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Alert:
-    sid: str
-    account_sid: str
-    error_code: int
-    log_level: str
-    alert_text: str
-    resource_sid: str | None
-    service_sid: str | None
-    date_created: int
-    date_updated: int
 
 
 def insert_alerts(conn: Connection, items: Sequence[Alert]) -> None:

@@ -35,10 +35,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from herald.clock import Clock
-from herald.node import NODE_ID
-from herald.store import callbacks as store
-from herald.store.db import Database
-from herald.webhooks.callbacks import (
+from herald.domain.callbacks import (
     Attempt,
     Callback,
     CallbackState,
@@ -46,6 +43,9 @@ from herald.webhooks.callbacks import (
     judge,
     origin_of,
 )
+from herald.node import NODE_ID
+from herald.store import callbacks as store
+from herald.store.db import Database
 from herald.webhooks.courier import Courier, HttpCourier, WebhookFailure
 from herald.webhooks.courier_process import ProcessCourier
 

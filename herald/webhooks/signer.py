@@ -21,7 +21,7 @@ from urllib.parse import quote_plus
 
 import yarl
 
-from herald.webhooks.callbacks import Params, event_time
+from herald.domain.callbacks import Params, event_time
 
 USER_AGENT = "Herald/0.1 (TwilioProxy-compatible)"
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")

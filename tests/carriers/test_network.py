@@ -9,7 +9,6 @@ from dataclasses import replace
 import pytest
 
 from herald.carriers import network
-from herald.carriers.base import CarrierInfo
 from herald.carriers.network import (
     DELIVERED,
     Fate,
@@ -23,6 +22,7 @@ from herald.carriers.network import (
     refusal_code,
 )
 from herald.carriers.sim_tables import CARRIERS, GENERIC_CARRIER_NAME, MOBILE_RANGES
+from herald.domain.carrier import CarrierInfo
 from herald.domain.numbers import has_short_codes
 from herald.domain.senders import SenderKind
 

@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from herald.carriers.base import Receipt, Submission
 from herald.carriers.network import lookup_carrier
 from herald.carriers.sim_tables import CARRIERS
 from herald.carriers.simulator import CarrierSimulator, SeenReferences
 from herald.clock import ManualClock
+from herald.domain.carrier import Receipt, Submission
 from herald.domain.senders import SenderKind
 from herald.runtime import Runtime
 from herald.store import simulator_log

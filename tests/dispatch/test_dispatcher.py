@@ -18,12 +18,12 @@ from herald.dispatch.callback_sink import OutboxSink
 from herald.dispatch.dispatcher import Dispatcher
 from herald.dispatch.transitions import Change
 from herald.domain import errors
+from herald.domain.queued import queued_message
 from herald.metrics import Metrics
 from herald.provisioning import create_account
 from herald.runtime import Runtime
 from herald.store import messages as message_store
 from herald.store import senders
-from herald.store.dispatch import queued_row
 from herald.store.schema import callbacks, messages, simulator_submissions
 from tests.store.test_records import _number, message
 
@@ -201,7 +201,7 @@ def test_overflow_boundary(runtime: Runtime) -> None:
 
     def reserve(sid: str, segments: int) -> None:
         base = message(runtime, h.account.sid)
-        row = queued_row(replace(base, sid=sid, sender_sid=h.number.sid, num_segments=segments))
+        row = queued_message(replace(base, sid=sid, sender_sid=h.number.sid, num_segments=segments))
         runtime.db.run(lambda c: h.dispatcher.reserve(c, row, segments))
 
     for i in range(4):

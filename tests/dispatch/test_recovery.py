@@ -7,10 +7,10 @@ import asyncio
 
 from sqlalchemy import select, update
 
-from herald.carriers.base import Receipt, Submission
 from herald.carriers.simulator import CarrierSimulator
 from herald.dispatch.callback_sink import OutboxSink
 from herald.dispatch.transitions import SentMessage, mark_sent
+from herald.domain.carrier import Receipt, Submission
 from herald.domain.status import MessageStatus
 from herald.runtime import Runtime
 from herald.store import dispatch as store_dispatch

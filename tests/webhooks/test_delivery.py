@@ -23,6 +23,13 @@ from herald.api import dead_letters
 from herald.api.errors import on_twilio_error
 from herald.clock import ManualClock
 from herald.domain.accounts import Account
+from herald.domain.callbacks import (
+    CallbackState,
+    RetryPolicy,
+    event_time,
+    origin_of,
+    status_params,
+)
 from herald.domain.errors import TwilioError
 from herald.domain.message import Message
 from herald.domain.sids import Prefix
@@ -32,13 +39,6 @@ from herald.runtime import Runtime
 from herald.store import callbacks as outbox
 from herald.store import messages as message_store
 from herald.store.schema import accounts
-from herald.webhooks.callbacks import (
-    CallbackState,
-    RetryPolicy,
-    event_time,
-    origin_of,
-    status_params,
-)
 from herald.webhooks.delivery import CallbackDelivery
 from herald.webhooks.signer import build_request, wire_url
 from tests.webhooks.receiver import Receiver, Reply

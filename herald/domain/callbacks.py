@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from herald.domain import errors
 from herald.domain.status import MessageStatus
 from herald.domain.timestamps import to_datetime
 
 API_VERSION = "2010-04-01"
 MAX_BACKOFF_S = 3600.0
-UNKNOWN_ERROR = 30008  # Twilio's "Unknown error", when a failure carries no code
+UNKNOWN_ERROR = errors.UnknownError.code  # when a failure carries no code
 RETRIEVAL_FAILURE = "HTTP retrieval failure"  # Twilio's 11200, for every failed attempt
 
 Params = tuple[tuple[str, str], ...]

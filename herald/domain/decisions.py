@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from herald.carriers.base import CarrierInfo
-from herald.domain import numbers
+from herald.domain import errors, numbers
+from herald.domain.carrier import CarrierInfo
 from herald.domain.encoding import encode_body
+from herald.domain.queued import QueuedMessage
 from herald.domain.routing import (
     Candidate,
     Options,
@@ -21,11 +22,9 @@ from herald.domain.routing import (
     shortlist,
 )
 from herald.domain.senders import SenderKind
-from herald.domain.services import Service
-from herald.store import routing as store
-from herald.store.dispatch import QueuedRow
+from herald.domain.services import Mapping, PoolEntry, Service
 
-NO_SENDERS = 21704
+NO_SENDERS = errors.NoSendersInPool.code
 LISTED = 20  # rejected candidates named in a message's explanation
 
 Lookup = Callable[[str], CarrierInfo | None]
@@ -51,11 +50,11 @@ Shortlists = dict[tuple[Recipient, bool], tuple[Shortlist, tuple[Rejected, ...]]
 
 def decide(
     service: Service,
-    pool: Sequence[store.PoolEntry],
-    row: QueuedRow,
+    pool: Sequence[PoolEntry],
+    row: QueuedMessage,
     recipient: Recipient,
     *,
-    mapping: store.Mapping | None,
+    mapping: Mapping | None,
     waits: dict[str, float],
     counts: dict[str, int],
     shortlists: Shortlists | None = None,
@@ -91,7 +90,7 @@ def decide(
     return decision
 
 
-def given_sender(row: QueuedRow) -> RoutingDecision:
+def given_sender(row: QueuedMessage) -> RoutingDecision:
     """The decision for a message whose request named its sender (§6.1: `From` with the
     service skips selection)."""
     if row.sender_sid is None:
@@ -104,7 +103,7 @@ def given_sender(row: QueuedRow) -> RoutingDecision:
     return RoutingDecision(sender=sender, rule=Rule.FROM_PARAMETER, candidates=1)
 
 
-def converts(service: Service | None, info: CarrierInfo | None, row: QueuedRow) -> bool:
+def converts(service: Service | None, info: CarrierInfo | None, row: QueuedMessage) -> bool:
     """Whether the MMS Converter sends this message as SMS: it carries media, the service
     converts, and the recipient's carrier takes no MMS."""
     return bool(
@@ -112,7 +111,7 @@ def converts(service: Service | None, info: CarrierInfo | None, row: QueuedRow) 
     )
 
 
-def converted_to_sms(row: QueuedRow, link: str) -> QueuedRow:
+def converted_to_sms(row: QueuedMessage, link: str) -> QueuedMessage:
     """The message as the MMS Converter sends it: SMS with `link` to its media appended
     (reference §12), counted in SMS segments."""
     converted = replace(row, mms_link=link)
@@ -120,7 +119,7 @@ def converted_to_sms(row: QueuedRow, link: str) -> QueuedRow:
     return replace(converted, num_segments=segments)
 
 
-def addresses_of(pool: Sequence[store.PoolEntry]) -> dict[str, str]:
+def addresses_of(pool: Sequence[PoolEntry]) -> dict[str, str]:
     return {e.candidate.sid: e.candidate.address for e in pool}
 
 
