@@ -28,6 +28,7 @@ check: install
 	$(BIN)/ruff check herald tests bench scripts
 	$(BIN)/ruff format --check herald tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python scripts/generate_tables.py --check
 
 format: install

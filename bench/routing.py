@@ -55,8 +55,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
 from herald.config import Settings
-from herald.domain.decisions import decide, recipient_of
 from herald.dispatch.router import Router
+from herald.domain.decisions import decide, recipient_of
 from herald.domain.encoding import encode_body
 from herald.domain.message import Message
 from herald.domain.nanp_table import AREA_CODES
@@ -335,7 +335,7 @@ class Decisions:
 
     decide: list[float] = field(default_factory=list)  # reads + plan (no write)
     decide_reads: list[float] = field(default_factory=list)  # Router._context via db.read
-    decide_plan: list[float] = field(default_factory=list)  # Router._plan
+    decide_plan: list[float] = field(default_factory=list)  # Planner.plan
     choose: list[float] = field(default_factory=list)  # recipient_of + decide alone
     choose_by_path: dict[str, list[float]] = field(default_factory=dict)  # decide alone
     route: list[float] = field(default_factory=list)  # Router.route: reads + plan + write
@@ -397,13 +397,13 @@ async def time_decisions(
     runtime: Runtime, store: Store, batches: list[list[QueuedMessage]], out: Decisions
 ) -> None:
     """What `Router.route` does before its write, per batch: the reads (`_context`, on the
-    read pool as route runs it) and the plan (`_plan`: decisions, explanations, Scaler's
+    read pool as route runs it) and the plan (`Planner.plan`: decisions, explanations, Scaler's
     bookkeeping); then `recipient_of` + `decide` alone on the same context."""
     dispatcher = runtime.dispatcher
     assert dispatcher is not None and dispatcher.router is not None
     router: Router = dispatcher.router
     lookup = dispatcher.transport.lookup
-    # _plan counts its choices into the router's cached mapping counts, as route would;
+    # the plan counts its choices into the router's cached mapping counts, as route would;
     # nothing is written here, so put the counts back afterwards.
     saved = {key: (at, dict(counts)) for key, (at, counts) in router._counts.items()}
     for rows in batches:
@@ -414,7 +414,7 @@ async def time_decisions(
         )
         t1 = time.perf_counter()
         fresh_sticky = dict(context.sticky)
-        plans = router._plan(context, list(rows), lookup)
+        plans = router.planner.plan(context, list(rows), lookup)
         t2 = time.perf_counter()
         out.decide_reads.append(t1 - t0)
         out.decide_plan.append(t2 - t1)
@@ -423,7 +423,7 @@ async def time_decisions(
         out.routing_json_bytes += [len(p.routing) for p in plans]
         service = context.service
         assert service is not None
-        waits = router._waits(store.account_sid, context.pool)
+        waits = router.planner._waits(store.account_sid, context.pool)
         t3 = time.perf_counter()
         for row in rows:
             recipient = recipient_of(row.to_number, lookup)

@@ -1,5 +1,6 @@
-"""This process's name among Herald's nodes: it owns sender leases and callback leases,
-and appears in logs and /metrics, so that a takeover names both owners."""
+"""A process's name among Herald's nodes: it owns sender leases and callback leases, and
+appears in logs and /metrics, so that a takeover names both owners. Made once, by the
+composition root, and passed to what needs it."""
 
 from __future__ import annotations
 
@@ -7,4 +8,6 @@ import os
 import secrets
 import socket
 
-NODE_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+def new_node_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from herald.api.auth import hash_secret
-from herald.domain.accounts import Account, ApiKey
+from herald.domain.accounts import Account, ApiKey, hash_secret
 from herald.domain.sids import Prefix
 from herald.runtime import Runtime
 from herald.store import accounts as account_store

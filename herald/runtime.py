@@ -1,7 +1,8 @@
 """The composition root: `build(settings)` wires the store, clock, authenticator, carrier
-transport, dispatcher and callback delivery; `background(stop)` runs the loops under one
-TaskGroup. Nothing happens at import; the API's lifespan starts and closes what `build`
-made.
+transport, intake, dispatcher and callback delivery; `background(stop)` runs the loops
+under one TaskGroup. Nothing happens at import; the API's lifespan starts and closes what
+`build` made. The API reaches the engine only through what this holds: the `intake` seam,
+the transport's carrier facts, `wake_callbacks`.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from herald.api.auth import Authenticator
-from herald.api.service_cache import ServiceCache
-from herald.api.throttle import ClientThrottle
+from herald.auth import Authenticator
 from herald.carriers.base import Transport
 from herald.carriers.simulator import CarrierSimulator
 from herald.clock import Clock, SystemClock
 from herald.config import Settings
-from herald.dispatch.callback_sink import OutboxSink
 from herald.dispatch.dispatcher import Dispatcher
-from herald.dispatch.router import Router
 from herald.domain.sids import Prefix, format_sid
+from herald.intake import Intake, StoreIntake
 from herald.metrics import Metrics
+from herald.node import new_node_id
 from herald.store import migrate
 from herald.store.db import Database, is_sqlite
+from herald.store.outbox import OutboxSink
+from herald.store.service_cache import ServiceCache
+from herald.throttle import ClientThrottle
 from herald.webhooks.delivery import CallbackDelivery
 from herald.webhooks.media import MediaFetcher
 
@@ -39,7 +41,9 @@ class Runtime:
     clock: Clock
     auth: Authenticator
     metrics: Metrics
-    transport: Transport | None = None
+    transport: Transport  # carrier facts for Preview on every node; submits on dispatching ones
+    intake: Intake
+    node: str = field(default_factory=new_node_id)
     dispatcher: Dispatcher | None = None
     delivery: CallbackDelivery | None = None
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
@@ -54,6 +58,11 @@ class Runtime:
 
     def new_secret(self) -> str:
         return self.random_bytes(16).hex()
+
+    def wake_callbacks(self) -> None:
+        """Callbacks were just committed: have delivery claim them now, not at its poll."""
+        if self.delivery is not None:
+            self.delivery.wake()
 
     async def background(self, stop: asyncio.Event) -> None:
         """Dispatch and callback delivery until `stop` is set."""
@@ -84,20 +93,23 @@ def build(
         clock=clock,
         auth=Authenticator(db, clock, settings.auth_cache_s),
         metrics=Metrics(),
+        transport=transport
+        or CarrierSimulator(
+            db, clock, seed=settings.simulator_seed, latency=settings.simulator_latency
+        ),
+        intake=StoreIntake(horizon_s=settings.queue_horizon_s),
         services=ServiceCache(settings.auth_cache_s),
         media=MediaFetcher(allow_private=settings.webhook_allow_private),
     )
     if settings.dispatch:
-        _wire_dispatch(runtime, transport)
+        _wire_dispatch(runtime)
     return runtime
 
 
-def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
+def _wire_dispatch(runtime: Runtime) -> None:
     settings, db, clock = runtime.settings, runtime.db, runtime.clock
-    runtime.transport = transport or CarrierSimulator(
-        db, clock, seed=settings.simulator_seed, latency=settings.simulator_latency
-    )
-    runtime.delivery = CallbackDelivery(
+    sole_node = is_sqlite(settings.resolved_database_url)
+    delivery = runtime.delivery = CallbackDelivery(
         db,
         clock,
         max_attempts=settings.callback_max_attempts,
@@ -107,20 +119,23 @@ def _wire_dispatch(runtime: Runtime, transport: Transport | None) -> None:
         per_host=settings.callback_per_host,
         processes=settings.callback_processes,
         allow_private=settings.webhook_allow_private,
-        sole_node=is_sqlite(settings.resolved_database_url),
+        sole_node=sole_node,
+        node=runtime.node,
     )
-    runtime.dispatcher = Dispatcher(
+    dispatcher = runtime.dispatcher = Dispatcher(
         db,
         clock,
         runtime.transport,
         OutboxSink(),
         horizon_s=settings.queue_horizon_s,
         metrics=runtime.metrics,
-        on_callbacks=runtime.delivery.wake,
-        leased=not is_sqlite(settings.resolved_database_url),
+        on_callbacks=delivery.wake,
+        leased=not sole_node,
+        node=runtime.node,
+        new_sid=runtime.new_sid,
+        media_link=settings.media_link,
     )
-    runtime.dispatcher.router = Router(runtime.dispatcher, runtime.new_sid, settings.media_link)
-    runtime.metrics.watch_queues(runtime.dispatcher.queue_view)
-    runtime.metrics.watch_leases(runtime.dispatcher.node, runtime.dispatcher.owned_senders)
-    delivery = runtime.delivery
+    runtime.intake = dispatcher.intake
+    runtime.metrics.watch_queues(dispatcher.queue_view)
+    runtime.metrics.watch_leases(dispatcher.node, dispatcher.owned_senders)
     runtime.metrics.watch_callbacks(lambda: dataclasses.asdict(delivery.stats))

@@ -1,8 +1,9 @@
 """Shared fixtures: a database on SQLite and on PostgreSQL, and a real Herald server
 on 127.0.0.1 driven over HTTP.
 
-PostgreSQL comes from HERALD_TEST_DATABASE_URL. Without it those tests skip, saying
-why; under CI (CI set) an unreachable server fails the run instead. The schema is
+PostgreSQL comes from HERALD_TEST_DATABASE_URL, else the default local URL when a
+server answers there. Without one those tests skip, saying why; under CI (CI set) an
+unreachable server fails the run instead. The schema is
 migrated once into a template database; each test module gets a copy of it.
 """
 
@@ -35,6 +36,7 @@ from herald.store.db import normalize_url
 
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"  # tried when none is named
 METRICS_TOKEN = "metrics-token-for-the-tests"  # what test servers' /metrics asks for
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
@@ -58,7 +60,9 @@ class _Postgres:
 
     def __init__(self, url: str) -> None:
         self.base = make_url(normalize_url(url))
-        self.admin = create_engine(self.base, isolation_level="AUTOCOMMIT")
+        self.admin = create_engine(
+            self.base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
         self.prefix = f"herald_test_{os.getpid()}"
         self.template = f"{self.prefix}_tpl"
         self.created: list[str] = []
@@ -98,10 +102,9 @@ class _Postgres:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[_Postgres | None]:
-    url = os.environ.get("HERALD_TEST_DATABASE_URL")
-    if not url:
-        yield None
-        return
+    """HERALD_TEST_DATABASE_URL's server, else one answering at the default local URL:
+    a newcomer's `make test` runs the PostgreSQL tests wherever a server is up."""
+    url = os.environ.get("HERALD_TEST_DATABASE_URL") or DEFAULT_POSTGRES
     pg = _Postgres(url)
     try:
         pg.build_template()
@@ -122,7 +125,7 @@ def database_url(backend: str, postgres: _Postgres | None, tmp: Path) -> str:
         reason = (
             "PostgreSQL unreachable at HERALD_TEST_DATABASE_URL"
             if os.environ.get("HERALD_TEST_DATABASE_URL")
-            else "HERALD_TEST_DATABASE_URL is not set: PostgreSQL tests skipped"
+            else f"no PostgreSQL at {DEFAULT_POSTGRES} and HERALD_TEST_DATABASE_URL is not set"
         )
         pytest.skip(reason)
     return postgres.fresh()

@@ -29,6 +29,7 @@ from herald.api import (
     numbers,
     paths,
     routing,
+    sending,
     services,
     short_codes,
 )
@@ -80,7 +81,7 @@ def routes() -> list[Route]:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route(f"{A}.json", accounts.fetch, methods=["GET"]),
-        Route(f"{m}.json", messages.create, methods=["POST"]),
+        Route(f"{m}.json", sending.create, methods=["POST"]),
         Route(f"{m}.json", messages.list_, methods=["GET"]),
         Route(f"{m}/{{sid}}.json", messages.fetch, methods=["GET"]),
         Route(f"{m}/{{sid}}.json", messages.update, methods=["POST"]),
@@ -91,8 +92,11 @@ def routes() -> list[Route]:
         Route(f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.delete_media, methods=["DELETE"]),
         Route(f"{n}.json", numbers.list_, methods=["GET"]),
         Route(f"{n}.json", numbers.create, methods=["POST"]),
-        Route(f"{n}/{{number_type:typed}}.json", numbers.list_, methods=["GET"]),
-        Route(f"{n}/{{number_type:typed}}.json", numbers.create, methods=["POST"]),
+        *(Route(f"{n}/{kind}.json", numbers.list_, methods=["GET"]) for kind in numbers.TYPE_PATHS),
+        *(
+            Route(f"{n}/{kind}.json", numbers.create, methods=["POST"])
+            for kind in numbers.TYPE_PATHS
+        ),
         Route(f"{n}/{{sid}}.json", numbers.fetch, methods=["GET"]),
         Route(f"{n}/{{sid}}.json", numbers.update, methods=["POST"]),
         Route(f"{n}/{{sid}}.json", numbers.delete, methods=["DELETE"]),
@@ -160,19 +164,6 @@ class RequestIdMiddleware:
 
 
 def create_app(runtime: Runtime) -> Starlette:
-    from starlette.convertors import Convertor, register_url_convertor
-
-    class NumberTypeConvertor(Convertor[str]):
-        regex = "Local|Mobile|TollFree"
-
-        def convert(self, value: str) -> str:
-            return value
-
-        def to_string(self, value: str) -> str:
-            return value
-
-    register_url_convertor("typed", NumberTypeConvertor())
-
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()

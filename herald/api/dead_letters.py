@@ -21,7 +21,7 @@ from herald.api.path_params import fits
 from herald.api.requests import account_of, json, not_found, query_of, runtime_of
 from herald.domain.callbacks import RETRIEVAL_FAILURE, Callback
 from herald.domain.timestamps import rfc2822
-from herald.store import callbacks as store
+from herald.store import dead_letters as store
 
 
 def render(callback: Callback) -> dict[str, Any]:
@@ -99,6 +99,5 @@ async def retry(request: Request) -> Response:
     found = await runtime.db.write(write)
     if found is None:
         raise not_found(what)
-    if runtime.delivery is not None:
-        runtime.delivery.wake()
+    runtime.wake_callbacks()
     return json(render(found))

@@ -27,7 +27,6 @@ from herald.domain import errors
 from herald.runtime import Runtime
 from herald.store import messages as message_store
 from herald.store.schema import messages
-from herald.webhooks.media import MediaFailure
 
 log = logging.getLogger("herald.api")
 
@@ -73,11 +72,7 @@ async def _urls(request: Request, runtime: Runtime) -> list[str]:
 
 async def _serve(runtime: Runtime, url: str) -> Response:
     assert runtime.media is not None
-    try:
-        media = await runtime.media.fetch(url)
-    except MediaFailure as exc:
-        log.info("media link: could not fetch the media: %s", exc)
-        raise errors.MediaUnavailable("The media could not be retrieved.") from None
+    media = await runtime.media.fetch(url)  # 11200 when there is none
     return Response(media.body, media_type=media.content_type, headers=SAFE_HEADERS)
 
 

@@ -36,7 +36,13 @@ from herald.domain.senders import Capabilities, IncomingNumber
 from herald.domain.sids import Prefix
 from herald.store import senders as store
 
-_TYPE_PATHS = {"Local": "local", "Mobile": "mobile", "TollFree": "toll-free"}
+TYPE_PATHS = {"Local": "local", "Mobile": "mobile", "TollFree": "toll-free"}  # the subresources
+
+
+def _type_of(request: Request) -> str | None:
+    """The number type a typed subresource (`…/IncomingPhoneNumbers/Local.json`) names."""
+    route = request.scope["route"].path
+    return TYPE_PATHS.get(route.rsplit("/", 1)[-1].removesuffix(".json"))
 
 
 def _parse_phone_number(form: Form, expected_type: str | None) -> numbers.PhoneNumber:
@@ -74,7 +80,7 @@ async def create(request: Request) -> Response:
     account = await account_of(request)
     form = await form_of(request)
     runtime = runtime_of(request)
-    expected = _TYPE_PATHS.get(request.path_params.get("number_type", ""))
+    expected = _type_of(request)
     parsed = _test_number(form) if account.is_test else _parse_phone_number(form, expected)
     now = runtime.clock.now_us()
     nanp_sms = parsed.country in ("US", "CA")
@@ -119,7 +125,7 @@ async def list_(request: Request) -> Response:
     account = await account_of(request)
     query = query_of(request)
     page = page_request(query)
-    number_type = _TYPE_PATHS.get(request.path_params.get("number_type", ""))
+    number_type = _type_of(request)
     echoed = [(k, query.get(k) or "") for k in ("PhoneNumber", "FriendlyName") if query.get(k)]
 
     def read(conn: Connection) -> list[IncomingNumber]:

@@ -15,10 +15,7 @@ HERALD = "/herald/v1/Accounts/{account_sid}"  # Herald's own resources
 AUTH_TOKENS = "/v1/AuthTokens"  # Twilio's Accounts v1 API (accounts.twilio.com)
 
 _REGISTERING = frozenset(
-    {
-        f"{ACCOUNT}/IncomingPhoneNumbers.json",
-        f"{ACCOUNT}/IncomingPhoneNumbers/{{number_type:typed}}.json",
-    }
+    f"{ACCOUNT}/IncomingPhoneNumbers{kind}.json" for kind in ("", "/Local", "/Mobile", "/TollFree")
 )
 
 

@@ -28,8 +28,6 @@ from herald.api.requests import (
     runtime_of,
 )
 from herald.api.v1_paging import base_url, envelope, page_request
-from herald.carriers.network import lookup_carrier, price_of
-from herald.dispatch.dispatcher import backlog_in_store
 from herald.domain import errors, numbers, outbound
 from herald.domain.alerts import Alert
 from herald.domain.decisions import (
@@ -47,6 +45,7 @@ from herald.domain.services import Mapping, Service
 from herald.domain.sids import Prefix, is_sid
 from herald.domain.status import MessageStatus
 from herald.domain.timestamps import iso8601
+from herald.store import dispatch as dispatch_store
 from herald.store import routing as store
 from herald.store import services as service_store
 
@@ -205,7 +204,7 @@ async def preview(request: Request) -> Response:
     smart = form.boolean("SmartEncoded")
     smart = service.smart_encoding if smart is None else smart
     encoded = encode_body(body, smart=smart)
-    lookup = runtime.transport.lookup if runtime.transport is not None else lookup_carrier
+    lookup = runtime.transport.lookup
     recipient = recipient_of(to, lookup)
     info = lookup(to)
     row = _draft_row(account_sid, service, to, body, smart, encoded.num_segments, len(media))
@@ -222,7 +221,7 @@ async def preview(request: Request) -> Response:
             on_sender = replace(
                 row, from_number=sender.address, sender_sid=None if alpha else sender.sid
             )
-            backlog, mps = backlog_in_store(conn, on_sender)
+            backlog, mps = dispatch_store.backlog_and_rate(conn, on_sender)
             wait = round(backlog / mps, 3)
         return {
             "decision": explain(
@@ -243,7 +242,8 @@ async def preview(request: Request) -> Response:
         encoded = encode_body(sms.text, smart=smart)
     as_mms = bool(media) and not converted
     segments = 1 if as_mms else encoded.num_segments
-    price = Decimal(price_of(recipient.country, is_mms=as_mms)) * segments
+    unit_price = runtime.transport.price(to, mms=as_mms)
+    price = None if unit_price is None else Decimal(unit_price) * segments
     return json(
         {
             "account_sid": account_sid,
@@ -257,7 +257,7 @@ async def preview(request: Request) -> Response:
             "from": (found["decision"]["sender"] or {}).get("address"),
             "routing": found["decision"],
             "queue_wait_s": found["wait"],
-            "price": f"-{price:.5f}",
+            "price": None if price is None else f"-{price:.5f}",
             "price_unit": "USD",
         }
     )

@@ -39,4 +39,9 @@ class Transport(Protocol):
         """The recipient's carrier and what it supports, if known."""
         ...
 
+    def price(self, e164: str, *, mms: bool) -> str | None:
+        """What the carrier charges to this recipient per SMS segment (or per MMS), as a
+        decimal string in USD, if known: Preview's estimate."""
+        ...
+
     async def close(self) -> None: ...

@@ -43,7 +43,7 @@ from herald.carriers.sim_tables import (
     SMS_PRICES,
     Carrier,
 )
-from herald.domain import errors
+from herald.domain import delivery_errors, errors
 from herald.domain.carrier import CarrierInfo
 from herald.domain.numbers import NumberError, PhoneNumber, has_short_codes, parse_number
 from herald.domain.senders import SenderKind
@@ -69,30 +69,30 @@ class Fate:
 
 
 DELIVERED: Final = Fate(Outcome.DELIVERED)
-LANDLINE_CODE: Final = errors.LandlineOrUnreachableCarrier.code
-MMS_UNSUPPORTED_CODE: Final = errors.MmsNotSupported.code
+LANDLINE_CODE: Final = delivery_errors.LandlineOrUnreachableCarrier.code
+MMS_UNSUPPORTED_CODE: Final = delivery_errors.MmsNotSupported.code
 # Twilio's "To not reachable with this From" (reference §3.2): the carrier takes no short codes.
 SHORT_CODE_UNSUPPORTED_CODE: Final = errors.CannotRoute.code
 INVALID_RECIPIENT_CODE: Final = errors.InvalidTo.code
 # Test numbers by their last four digits: "3" and the last three digits of the code.
 MAGIC_FATES: Final[dict[str, Fate]] = {
     "3000": Fate(Outcome.NO_RECEIPT),
-    "3003": Fate(Outcome.UNDELIVERED, errors.UnreachableHandset.code),
-    "3004": Fate(Outcome.UNDELIVERED, errors.MessageBlocked.code),
-    "3005": Fate(Outcome.UNDELIVERED, errors.UnknownHandset.code),
-    "3006": Fate(Outcome.UNDELIVERED, errors.LandlineOrUnreachableCarrier.code),
-    "3007": Fate(Outcome.UNDELIVERED, errors.MessageFiltered.code),
-    "3008": Fate(Outcome.UNDELIVERED, errors.UnknownError.code),
+    "3003": Fate(Outcome.UNDELIVERED, delivery_errors.UnreachableHandset.code),
+    "3004": Fate(Outcome.UNDELIVERED, delivery_errors.MessageBlocked.code),
+    "3005": Fate(Outcome.UNDELIVERED, delivery_errors.UnknownHandset.code),
+    "3006": Fate(Outcome.UNDELIVERED, delivery_errors.LandlineOrUnreachableCarrier.code),
+    "3007": Fate(Outcome.UNDELIVERED, delivery_errors.MessageFiltered.code),
+    "3008": Fate(Outcome.UNDELIVERED, delivery_errors.UnknownError.code),
 }
 LANDLINE_SUFFIX: Final = "3006"
 LANDLINE_SHARE: Final = 0.01
 # How random failures split, in percent: most are handsets off or out of coverage.
 FAILURE_MIX: Final = (
-    (errors.UnreachableHandset.code, 50),
-    (errors.UnknownHandset.code, 15),
-    (errors.MessageFiltered.code, 15),
-    (errors.UnknownError.code, 15),
-    (errors.MessageBlocked.code, 5),
+    (delivery_errors.UnreachableHandset.code, 50),
+    (delivery_errors.UnknownHandset.code, 15),
+    (delivery_errors.MessageFiltered.code, 15),
+    (delivery_errors.UnknownError.code, 15),
+    (delivery_errors.MessageBlocked.code, 5),
 )
 _CACHE_SIZE = 65536
 

@@ -135,6 +135,10 @@ class CarrierSimulator:
     def lookup(self, e164: str) -> CarrierInfo | None:
         return lookup_carrier(e164)
 
+    def price(self, e164: str, *, mms: bool) -> str | None:
+        info = lookup_carrier(e164)
+        return price_of(info.country, is_mms=mms) if info is not None else None
+
     async def reconcile(self, batch: Sequence[Submission]) -> list[SubmitResult | None]:
         """Look each reference up in the durable log (another node may have logged it):
         a known one is answered as it was (the answer is a pure function of the

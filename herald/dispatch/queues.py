@@ -1,15 +1,16 @@
 """Per-sender queues in memory: FIFO entries, the segments still to go, and each sender's
-rate window. The store is the durable truth; these are rebuilt from it at start."""
+rate window. The store is the durable truth; these are rebuilt from it at start. A queue
+is touched on the event loop's thread only (`registry.Reservations` is what creates
+count from the committer's thread)."""
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from herald.domain.queued import QueuedMessage
-from herald.domain.ratelimit import Window, would_overflow
+from herald.domain.ratelimit import Window
 from herald.domain.senders import SenderKind
 
 
@@ -56,50 +57,29 @@ class SenderQueue:
     mps: int
     entries: deque[Entry] = field(default_factory=deque)
     window: Window = field(default_factory=Window)
-    backlog: int = 0  # segments queued and not yet submitted (the overflow rule's count)
-    reserved: dict[str, int] = field(default_factory=dict)  # accepted, not yet queued
+    backlog: int = 0  # segments queued and not yet submitted
     # Nothing goes out before this: a second after the queue was taken on, so that sends
     # of its previous owner (a crashed run, another node) and ours never share a window.
     not_before_us: int = 0
-    # The overflow check runs in the create's write function, which is the writer
-    # thread on PostgreSQL: every change of the backlog takes this lock.
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def push(self, entry: Entry) -> None:
-        with self.lock:
-            self.entries.append(entry)
-            self.backlog += entry.remaining - self.reserved.pop(entry.sid, 0)
+        self.entries.append(entry)
+        self.backlog += entry.remaining
 
     def push_front(self, entry: Entry) -> None:
-        with self.lock:
-            self.entries.appendleft(entry)
-            self.backlog += entry.remaining
-
-    def reserve_within(self, sid: str, segments: int, horizon_s: int) -> bool:
-        """Count `segments` in the backlog unless they would overflow the queue (False)."""
-        with self.lock:
-            if would_overflow(self.backlog, segments, self.mps, horizon_s):
-                return False
-            self.reserved[sid] = segments
-            self.backlog += segments
-            return True
-
-    def release(self, sid: str) -> None:
-        with self.lock:
-            self.backlog -= self.reserved.pop(sid, 0)
+        self.entries.appendleft(entry)
+        self.backlog += entry.remaining
 
     def drop(self, entry: Entry) -> None:
         """An entry leaves without being sent (expired)."""
-        with self.lock:
-            entry.expired = True
-            self.backlog -= entry.remaining
+        entry.expired = True
+        self.backlog -= entry.remaining
 
     def unqueue(self, entry: Entry) -> None:
         """Take an entry back out of the queue (to put it back at the head)."""
-        with self.lock:
-            if entry in self.entries:
-                self.entries.remove(entry)
-                self.backlog -= entry.remaining
+        if entry in self.entries:
+            self.entries.remove(entry)
+            self.backlog -= entry.remaining
 
     def wanted(self, limit: int) -> int:
         """Segments at the head worth asking the rate window for (at most `limit`)."""
@@ -114,10 +94,6 @@ class SenderQueue:
 
     def take(self, segments: int) -> list[tuple[Entry, int, int]]:
         """Up to `segments` segments from the head: (entry, first part, last part)."""
-        with self.lock:
-            return self._take(segments)
-
-    def _take(self, segments: int) -> list[tuple[Entry, int, int]]:
         taken: list[tuple[Entry, int, int]] = []
         while segments > 0 and self.entries:
             entry = self.entries[0]

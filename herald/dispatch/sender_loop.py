@@ -10,29 +10,35 @@ sender SID nor a valid alphanumeric ID is failed (21606) instead, whatever let i
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING
 
+from herald.carriers.base import Transport
+from herald.clock import Clock
+from herald.dispatch.expiry import Expiry
+from herald.dispatch.ownership import Ownership
 from herald.dispatch.queues import Entry, SenderQueue
-from herald.dispatch.transitions import SentMessage, finish, mark_sending, mark_sent
-from herald.domain import errors
+from herald.dispatch.registry import QueueRegistry
+from herald.dispatch.transitions import CallbackSink, SentMessage, finish, mark_sending, mark_sent
+from herald.domain import delivery_errors
 from herald.domain.carrier import Submission, SubmitResult
 from herald.domain.numbers import is_alphanumeric_sender_id
 from herald.domain.queued import QueuedMessage
 from herald.domain.ratelimit import SECOND_US, admit, restamp
 from herald.domain.status import MessageStatus
+from herald.metrics import Metrics
 from herald.store import dispatch as store
-
-if TYPE_CHECKING:
-    from herald.dispatch.dispatcher import Dispatcher
+from herald.store.db import Database
 
 log = logging.getLogger("herald.dispatch")
 
 MAX_BATCH = 500  # segments per submit call
 LEASE_WAIT_S = 0.2
-NO_SENDER = errors.SenderNotOwned.code
+NO_SENDER = delivery_errors.SenderNotOwned.code
 
 
 def has_sender(row: QueuedMessage) -> bool:
@@ -41,24 +47,79 @@ def has_sender(row: QueuedMessage) -> bool:
     return row.sender_sid is not None or is_alphanumeric_sender_id(row.from_number or "")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoopParts:
+    """What every sender loop uses."""
+
+    registry: QueueRegistry
+    ownership: Ownership
+    expiry: Expiry
+    transport: Transport
+    db: Database
+    clock: Clock
+    sink: CallbackSink
+    metrics: Metrics
+    on_callbacks: Callable[[], None]
+
+
+class SenderLoops:
+    """One loop per queue that has work, under the dispatcher's TaskGroup; a loop ends
+    when its queue is empty and starts again when something is queued."""
+
+    def __init__(self, parts: LoopParts) -> None:
+        self._parts = parts
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._group: asyncio.TaskGroup | None = None
+        self._stop = asyncio.Event()
+
+    def attach(self, group: asyncio.TaskGroup | None, stop: asyncio.Event) -> None:
+        """Run loops under `group` until `stop` (None: no loops start, as before `run`)."""
+        self._group, self._stop = group, stop
+
+    def start(self, queue: SenderQueue) -> None:
+        if self._group is None or queue.key in self._tasks:
+            return
+        task = self._group.create_task(SenderLoop(self._parts, queue).run(self._stop))
+        self._tasks[queue.key] = task
+        task.add_done_callback(partial(self._done, queue.key))
+
+    def running(self, key: str) -> bool:
+        return key in self._tasks
+
+    def cancel(self, key: str) -> None:
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    def cancel_all(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+
+    def _done(self, key: str, _task: asyncio.Task[None]) -> None:
+        self._tasks.pop(key, None)
+        queue = self._parts.registry.queues.get(key)
+        if queue is not None and queue.wanted(1) and not self._stop.is_set():
+            self.start(queue)
+
+
 class SenderLoop:
-    def __init__(self, dispatcher: Dispatcher, queue: SenderQueue) -> None:
-        self.d = dispatcher
+    def __init__(self, parts: LoopParts, queue: SenderQueue) -> None:
+        self.d = parts
         self.q = queue
 
-    async def run(self) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
         d, q = self.d, self.q
-        while not d._stop.is_set():
+        while not stop.is_set():
             now = d.clock.now_us()
             if now < q.not_before_us:
                 await d.clock.sleep((q.not_before_us - now) / SECOND_US)
                 continue
-            if not d.may_send(q.key, now):
-                if not d.owns(q.key):
+            if not d.ownership.may_send(q.key, now):
+                if not d.ownership.owns(q.key):
                     return  # the lease is gone and so is the queue
                 await d.clock.sleep(LEASE_WAIT_S)  # until the lease is renewed
                 continue
-            await d.expire_due(now)  # never submit a message past its validity period
+            await d.expiry.expire_due(now)  # never submit a message past its validity period
             wanted = q.wanted(MAX_BATCH)
             if wanted == 0:
                 return
@@ -131,7 +192,7 @@ class SenderLoop:
                 "message sid=%s status=failed error_code=%d reason=no sender (from %r)",
                 entry.sid, NO_SENDER, entry.row.from_number,
             )  # fmt: skip
-            d.forget(entry)
+            d.registry.forget(entry)
             d.metrics.messages.labels("failed").inc()
             failed = finish(entry.row, MessageStatus.FAILED, now, d.sink, error_code=NO_SENDER)
             await d.db.write(failed)
@@ -164,7 +225,7 @@ class SenderLoop:
                 log.info("not sending %d messages that are no longer queued", len(stale))
                 for entry, _, _ in taken:
                     if entry.sid in stale:
-                        d.forget(entry)
+                        d.registry.forget(entry)
                 taken = [t for t in taken if t[0].sid not in stale]
         return taken
 
@@ -203,11 +264,11 @@ class SenderLoop:
                 throttled[entry.sid] = (entry, sub.part)
                 retry_after = max(retry_after, result.retry_after_s)
             else:
-                failed[entry.sid] = (entry, result.error_code or errors.UnknownError.code)
+                failed[entry.sid] = (entry, result.error_code or delivery_errors.UnknownError.code)
         self._requeue(throttled)
         await self._finish_sent(submissions, throttled, failed, now)
         for entry, code in failed.values():
-            d.forget(entry)
+            d.registry.forget(entry)
             d.metrics.messages.labels("failed").inc()
             log.info("message sid=%s status=failed error_code=%s reason=refused", entry.sid, code)
             await d.db.write(finish(entry.row, MessageStatus.FAILED, now, d.sink, error_code=code))
@@ -242,8 +303,8 @@ class SenderLoop:
         sent = []
         for entry in done.values():
             log.debug("message sid=%s status=sent carrier=%s", entry.sid, entry.carrier)
-            d.forget(entry)
-            d.inflight[entry.sid] = entry
+            d.registry.forget(entry)
+            d.registry.inflight[entry.sid] = entry
             entry.sent_at_us = now
             price = f"-{entry.price:.5f}" if entry.price_known else None
             sent.append(

@@ -9,24 +9,14 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
-from herald.domain.errors import delivery_error_message
-from herald.domain.queued import QueuedMessage
+from herald.domain.delivery_errors import delivery_error_message
+from herald.domain.queued import QueuedMessage, StatusChange
 from herald.domain.status import MessageStatus
 from herald.store import dispatch as store
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A message's new status, as its callback reports it."""
-
-    row: QueuedMessage
-    status: MessageStatus
-    error_code: int | None = None
-    done_at_us: int | None = None
-
-
 class CallbackSink(Protocol):
-    def enqueue(self, conn: Connection, changes: Sequence[Change], now: int) -> None:
+    def enqueue(self, conn: Connection, changes: Sequence[StatusChange], now: int) -> None:
         """Queue the status callbacks these changes owe, in the caller's transaction."""
         ...
 
@@ -66,7 +56,7 @@ def mark_sent(
             ],
         )
         changes = [
-            Change(s.row, MessageStatus.SENT) for s, ok in zip(sent, moved, strict=True) if ok
+            StatusChange(s.row, MessageStatus.SENT) for s, ok in zip(sent, moved, strict=True) if ok
         ]
         sink.enqueue(conn, changes, now)
 
@@ -74,7 +64,7 @@ def mark_sent(
 
 
 def finish_many(
-    changes: Sequence[Change], now: int, sink: CallbackSink
+    changes: Sequence[StatusChange], now: int, sink: CallbackSink
 ) -> Callable[[Connection], list[bool]]:
     """Move each to a final status (failed, delivered, undelivered) if still legal, and
     owe the callbacks of those that moved; whether each did."""
@@ -106,5 +96,5 @@ def finish(
     done_at_us: int | None = None,
 ) -> Callable[[Connection], bool]:
     """`finish_many` for one message."""
-    write_many = finish_many([Change(row, status, error_code, done_at_us)], now, sink)
+    write_many = finish_many([StatusChange(row, status, error_code, done_at_us)], now, sink)
     return lambda conn: write_many(conn)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -35,3 +36,8 @@ class ApiKey:
     secret_hash: str
     date_created: int
     date_updated: int
+
+
+def hash_secret(secret: str) -> str:
+    """What Herald keeps of an API key's secret (the secret is shown once, at creation)."""
+    return hashlib.sha256(secret.encode()).hexdigest()

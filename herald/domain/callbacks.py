@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from herald.domain import errors
+from herald.domain import delivery_errors
 from herald.domain.status import MessageStatus
 from herald.domain.timestamps import to_datetime
 
 API_VERSION = "2010-04-01"
 MAX_BACKOFF_S = 3600.0
-UNKNOWN_ERROR = errors.UnknownError.code  # when a failure carries no code
+UNKNOWN_ERROR = delivery_errors.UnknownError.code  # when a failure carries no code
 RETRIEVAL_FAILURE = "HTTP retrieval failure"  # Twilio's 11200, for every failed attempt
 
 Params = tuple[tuple[str, str], ...]
@@ -52,6 +52,29 @@ class CallbackState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     DEAD = "dead"
+
+
+# Where a callback may go from each state: an attempt leaves a pending callback pending
+# (to retry), delivered or dead; a dead letter is made pending again by hand (Retry.json).
+CALLBACK_TRANSITIONS: dict[CallbackState, frozenset[CallbackState]] = {
+    CallbackState.PENDING: frozenset(
+        {CallbackState.PENDING, CallbackState.DELIVERED, CallbackState.DEAD}
+    ),
+    CallbackState.DEAD: frozenset({CallbackState.PENDING}),
+    CallbackState.DELIVERED: frozenset(),
+}
+
+
+def callback_moves_from(
+    new: CallbackState, *, excluding: CallbackState | None = None
+) -> frozenset[CallbackState]:
+    """The states a callback may move to `new` from (`excluding` one): the guard of
+    the store's update."""
+    return frozenset(
+        state
+        for state, nexts in CALLBACK_TRANSITIONS.items()
+        if new in nexts and state is not excluding
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

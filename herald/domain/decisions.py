@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from herald.domain import errors, numbers
+from herald.domain import delivery_errors, numbers
 from herald.domain.carrier import CarrierInfo
 from herald.domain.encoding import encode_body
 from herald.domain.queued import QueuedMessage
@@ -24,7 +24,7 @@ from herald.domain.routing import (
 from herald.domain.senders import SenderKind
 from herald.domain.services import Mapping, PoolEntry, Service
 
-NO_SENDERS = errors.NoSendersInPool.code
+NO_SENDERS = delivery_errors.NoSendersInPool.code
 LISTED = 20  # rejected candidates named in a message's explanation
 
 Lookup = Callable[[str], CarrierInfo | None]

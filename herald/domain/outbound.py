@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from herald.domain import errors, numbers, targets, test_credentials
+from herald.domain import errors, numbers, service_errors, targets, test_credentials
 from herald.domain.encoding import EncodedBody, encode_body, utf16_length
 from herald.domain.sids import Prefix, is_sid
 
@@ -128,7 +128,7 @@ def classify_from(request: SendRequest) -> tuple[FromKind, str]:
     """
     service = request.messaging_service_sid
     if service is not None and not is_sid(service, Prefix.SERVICE):
-        raise errors.ServiceNotFound(f"The Messaging Service Sid {service} is invalid.")
+        raise service_errors.ServiceNotFound(f"The Messaging Service Sid {service} is invalid.")
     if request.from_ is None:
         if service is None:
             raise errors.FromRequired()
@@ -217,7 +217,7 @@ def _check_options(request: SendRequest, allow_private: bool) -> None:
         request.from_ or "", Prefix.SERVICE
     )
     if scheduled and not has_service:
-        raise errors.SchedulingNeedsService()
+        raise service_errors.SchedulingNeedsService()
 
 
 _HOST = re.compile(

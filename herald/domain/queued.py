@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from herald.domain.carrier import Submission
+from herald.domain.encoding import encode_body
 from herald.domain.message import Message
 from herald.domain.ratelimit import default_mps
 from herald.domain.senders import SenderKind
@@ -56,6 +58,16 @@ class SenderFacts:
     mps: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A message's new status, as its status callback reports it."""
+
+    row: QueuedMessage
+    status: MessageStatus
+    error_code: int | None = None
+    done_at_us: int | None = None
+
+
 def sender_mps(sender: SenderFacts) -> int:
     """The sender's `Mps` override, else the default for its type and country."""
     return sender.mps or default_mps(sender.kind, sender.country)
@@ -87,3 +99,30 @@ def queued(source: Any, row_id: int) -> QueuedMessage:
 def queued_message(message: Message) -> QueuedMessage:
     """A message just stored by the API, as dispatch sees it (its row id is not needed)."""
     return queued(message, 0)
+
+
+def message_parts(row: QueuedMessage) -> tuple[tuple[str, ...], str]:
+    """The texts a message goes out in (its segments; an MMS is one part) and their
+    encoding."""
+    encoded = encode_body(row.text, smart=row.smart_encoded)
+    parts = (row.body,) if row.sends_media else encoded.segments
+    return tuple(parts), encoded.encoding
+
+
+def last_submission(row: QueuedMessage) -> Submission:
+    """The submission of a message's last part, as its sender loop made it: the part that
+    carries the receipt. (Only its reference and recipient matter to `reconcile`.)"""
+    parts, encoding = message_parts(row)
+    return Submission(
+        reference=f"{row.sid}/{len(parts)}",
+        message_sid=row.sid,
+        account_sid=row.account_sid,
+        sender=row.from_number,
+        sender_kind=SenderKind.LONG_CODE,
+        recipient=row.to_number,
+        part=len(parts),
+        parts=len(parts),
+        text=parts[-1],
+        encoding=encoding,
+        media_urls=(),
+    )

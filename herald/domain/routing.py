@@ -17,10 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from herald.domain import errors
+from herald.domain import delivery_errors
 from herald.domain.senders import SenderKind
 
-NO_SENDER_ERROR = errors.NoSenderReaches.code  # no sender in the pool reaches the recipient
+NO_SENDER_ERROR = (
+    delivery_errors.NoSenderReaches.code
+)  # no sender in the pool reaches the recipient
 PREREGISTRATION_ALERT = 30018
 NANP = frozenset({"US", "CA"})
 NUMBERS = frozenset({SenderKind.LONG_CODE, SenderKind.TOLL_FREE})

@@ -7,7 +7,7 @@ from its settings; the errors are Twilio's.
 
 from __future__ import annotations
 
-from herald.domain import errors, timestamps
+from herald.domain import service_errors, timestamps
 
 MAX_AHEAD_S = 35 * 86_400  # 3,024,000 s
 SECOND_US = 1_000_000
@@ -20,17 +20,17 @@ def send_at(
     if schedule_type is None and raw is None:
         return None
     if schedule_type != "fixed":
-        raise errors.InvalidScheduleType(
+        raise service_errors.InvalidScheduleType(
             "ScheduleType must be 'fixed' to schedule a message with SendAt"
             if schedule_type is None
             else f"ScheduleType {schedule_type!r} is not supported: only 'fixed' is"
         )
     if not raw:
-        raise errors.SendAtRequired()
+        raise service_errors.SendAtRequired()
     try:
         due = timestamps.parse_instant(raw)
     except ValueError:
-        raise errors.SendAtInvalid(
+        raise service_errors.SendAtInvalid(
             f"SendAt {raw!r} is not an ISO 8601 date-time such as 2026-01-31T12:00:00Z"
         ) from None
     window = (
@@ -38,7 +38,7 @@ def send_at(
         "in the future, inclusive."
     )
     if due - now_us < min_ahead_s * SECOND_US:
-        raise errors.SendAtTooSoon(window)
+        raise service_errors.SendAtTooSoon(window)
     if due - now_us > MAX_AHEAD_S * SECOND_US:
-        raise errors.SendAtTooLate(window)
+        raise service_errors.SendAtTooLate(window)
     return due

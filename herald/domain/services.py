@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from herald.domain import errors, numbers
+from herald.domain import errors, numbers, service_errors
 from herald.domain.routing import Candidate
 
 USECASES = ("notifications", "marketing", "verification", "discussion", "poll", "undeclared")
@@ -83,14 +83,14 @@ class PoolMember:
 
 def check_usecase(value: str) -> str:
     if value not in USECASES:
-        raise errors.InvalidUsecase()
+        raise service_errors.InvalidUsecase()
     return value
 
 
 def check_alpha_sender(value: str) -> str:
     """An alphanumeric sender ID as §14 allows it (21709 otherwise)."""
     if not numbers.is_alphanumeric_sender_id(value):
-        raise errors.AlphaSenderInvalid()
+        raise service_errors.AlphaSenderInvalid()
     return value
 
 
@@ -138,13 +138,13 @@ def check_can_join(
     yet (21710 if in this one, 21712 if in another), it can send SMS (21715), and the
     pool has room (21714: 400 numbers and short codes; alphanumeric IDs do not count)."""
     if member_of == service_sid:
-        raise errors.SenderAlreadyInService()
+        raise service_errors.SenderAlreadyInService()
     if member_of is not None:
-        raise errors.SenderInAnotherService()
+        raise service_errors.SenderInAnotherService()
     if not can_send:
-        raise errors.SenderNotCapable()
+        raise service_errors.SenderNotCapable()
     if pool_size >= MAX_POOL:
-        raise errors.ServicePoolFull()
+        raise service_errors.ServicePoolFull()
 
 
 def capability_names(*, sms: bool, mms: bool, voice: bool = False) -> list[str]:

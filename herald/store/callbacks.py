@@ -43,6 +43,8 @@ PENDING = CallbackState.PENDING.value
 DEAD = CallbackState.DEAD.value
 DELIVERED = CallbackState.DELIVERED.value
 _PENDING_SQL: ColumnElement[str] = literal_column(f"'{PENDING}'")
+# An attempt is recorded only on a pending callback: the one state an attempt leaves
+# (domain/callbacks.py: CALLBACK_TRANSITIONS).
 _IS_PENDING = callbacks.c.state == _PENDING_SQL
 
 
@@ -83,7 +85,7 @@ _MOVE_SUCCESSORS = RawStatement(
 )
 
 
-def _callback(row: Sequence[Any], auth_token: str | None = None) -> Callback:
+def callback_of(row: Sequence[Any], auth_token: str | None = None) -> Callback:
     """A callback from a row of all its columns, in table order."""
     (id_, account_sid, message_sid, sequence, url, method, params, *rest) = row
     (event_time, state, attempts, next_attempt_at, error, status_code, created, updated) = rest[:8]
@@ -285,7 +287,7 @@ def claim_due(
         if chosen:
             leased = [{"cid": r[0], "until": lease_until, "node": lease_owner} for r in chosen]
             _LEASE.run_many(conn, leased)
-    return [_callback(row[:_HEAD], row[_TOKEN]) for row in chosen]
+    return [callback_of(row[:_HEAD], row[_TOKEN]) for row in chosen]
 
 
 def record(conn: Connection, attempts: Sequence[Attempt], now: int) -> None:
@@ -370,41 +372,6 @@ def mark_dead(
         callback=callback, state=state, next_attempt_at=now, error=error, status_code=status_code
     )
     record(conn, [attempt], now)
-
-
-def get_callback(conn: Connection, account_sid: str, callback_id: int) -> Callback | None:
-    row = conn.execute(
-        select(callbacks).where(
-            callbacks.c.id == callback_id, callbacks.c.account_sid == account_sid
-        )
-    ).first()
-    return _callback(row) if row else None
-
-
-def list_dead(conn: Connection, account_sid: str, limit: int, offset: int) -> list[Callback]:
-    """The account's dead letters, newest first."""
-    rows = conn.execute(
-        select(callbacks)
-        .where(callbacks.c.account_sid == account_sid, callbacks.c.state == DEAD)
-        .order_by(callbacks.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return [_callback(row) for row in rows]
-
-
-def requeue(conn: Connection, account_sid: str, callback_id: int, now: int) -> bool:
-    """Make a dead letter pending again, due now, with its attempts reset."""
-    result = conn.execute(
-        update(callbacks)
-        .where(
-            callbacks.c.id == callback_id,
-            callbacks.c.account_sid == account_sid,
-            callbacks.c.state == DEAD,
-        )
-        .values(state=PENDING, attempts=0, next_attempt_at=now, date_updated=now)
-    )
-    return result.rowcount > 0
 
 
 def count_by_state(conn: Connection) -> dict[str, int]:

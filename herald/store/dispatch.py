@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
-from herald.domain.queued import QueuedMessage, SenderFacts, queued
+from herald.domain.queued import QueuedMessage, SenderFacts, queued, sender_mps
+from herald.domain.ratelimit import INTERNATIONAL_MPS, would_overflow
 from herald.domain.senders import SenderKind
 from herald.domain.status import MessageStatus, allowed_from
 from herald.store.portable import in_chunks
@@ -107,6 +108,33 @@ def backlog_segments(conn: Connection, row: QueuedMessage) -> int:
     waiting = m.status.in_([MessageStatus.QUEUED.value, MessageStatus.SENDING.value])
     found = conn.execute(select(func.coalesce(func.sum(m.num_segments), 0)).where(mine, waiting))
     return int(found.scalar_one())
+
+
+def backlog_and_rate(
+    conn: Connection, row: QueuedMessage, senders: dict[str, SenderFacts | None] | None = None
+) -> tuple[int, int]:
+    """The segments waiting for the row's sender, counted in the store, and the sender's
+    MPS (`senders` caches the senders' details)."""
+    senders = {} if senders is None else senders
+    if row.sender_sid and row.sender_sid not in senders:
+        senders[row.sender_sid] = sender(conn, row.sender_sid)
+    found = senders.get(row.sender_sid or "")
+    mps = INTERNATIONAL_MPS if found is None else sender_mps(found)
+    return backlog_segments(conn, row), mps
+
+
+def fits_queue(
+    conn: Connection,
+    row: QueuedMessage,
+    segments: int,
+    horizon_s: int,
+    senders: dict[str, SenderFacts | None] | None = None,
+) -> bool:
+    """The overflow rule (21611) from the store's count of the sender's waiting segments:
+    for a node that does not hold the sender's queue (an API-only node, or the sender is
+    leased to another). Concurrent creates on several nodes may each pass it at the edge."""
+    backlog, mps = backlog_and_rate(conn, row, senders)
+    return not would_overflow(backlog, segments, mps, horizon_s)
 
 
 def load_message(conn: Connection, sid: str) -> QueuedMessage | None:

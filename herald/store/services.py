@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from herald.domain import errors
+from herald.domain import service_errors
 from herald.domain.services import (
     PoolKind,
     PoolMember,
@@ -165,7 +165,7 @@ def add_sender(conn: Connection, sender: PoolSender, *, can_send: bool = True) -
     check()
     if not _insert(conn, sender):  # another request added it since the check
         check()
-        raise errors.SenderInAnotherService()
+        raise service_errors.SenderInAnotherService()
     return sender
 
 
@@ -179,7 +179,7 @@ def add_alpha_sender(conn: Connection, sender: PoolSender) -> PoolSender:
         )
     ).first()
     if existing is not None or not _insert(conn, sender):
-        raise errors.SenderAlreadyInService(
+        raise service_errors.SenderAlreadyInService(
             f"The alphanumeric sender ID {sender.alpha_sender!r} is already in this service."
         )
     return sender

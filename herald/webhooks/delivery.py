@@ -43,7 +43,7 @@ from herald.domain.callbacks import (
     judge,
     origin_of,
 )
-from herald.node import NODE_ID
+from herald.node import new_node_id
 from herald.store import callbacks as store
 from herald.store.db import Database
 from herald.webhooks.courier import Courier, HttpCourier, WebhookFailure
@@ -95,6 +95,7 @@ class CallbackDelivery:
         courier: Courier | None = None,
         jitter: Callable[[], float] | None = random.random,
         sole_node: bool = False,
+        node: str | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -107,6 +108,7 @@ class CallbackDelivery:
         self._processes = processes
         self._allow_private = allow_private
         self._sole_node = sole_node
+        self._node = node or new_node_id()  # whose leases its claims are
         self._given_courier = courier
         self._jitter = jitter
         self._wakeup = asyncio.Event()
@@ -145,7 +147,7 @@ class CallbackDelivery:
         run's, owed now rather than when their leases run out."""
         now = self._clock.now_us()
         released = await self._db.write(
-            lambda conn: store.release_leases_of_others(conn, NODE_ID, now)
+            lambda conn: store.release_leases_of_others(conn, self._node, now)
         )
         if released:
             log.info("%d callbacks leased by a previous run are due again", released)
@@ -214,7 +216,7 @@ class CallbackDelivery:
                 now,
                 room,
                 lease_until=lease,
-                lease_owner=NODE_ID,
+                lease_owner=self._node,
                 busy=+busy,
                 per_origin=AHEAD * self._per_host,
             )

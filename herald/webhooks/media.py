@@ -17,6 +17,7 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+from herald.domain import errors
 from herald.domain.outbound import MAX_MEDIA_URL, is_http_url
 from herald.webhooks.http import HttpClient, WebhookFailure
 from herald.webhooks.signer import USER_AGENT
@@ -35,7 +36,7 @@ _HEADERS = {"User-Agent": USER_AGENT, "Accept": "*/*"}
 
 
 class MediaFailure(Exception):
-    """No media could be fetched; the message says why, for the log only."""
+    """No media was fetched from an answer: the message says why, for the log only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +68,19 @@ class MediaFetcher:
         self._slots = asyncio.Semaphore(AT_ONCE)
 
     async def fetch(self, url: str) -> Media:
-        """The media at `url`, after redirects; MediaFailure when there is none."""
+        """The media at `url`, after redirects; 11200 (MediaUnavailable) when there is
+        none, the reason logged for the operator only."""
         try:
             async with self._slots, asyncio.timeout(self._timeout_s):
                 return await self._follow(url)
         except TimeoutError:
-            raise MediaFailure(f"{url}: timed out after {self._timeout_s:g}s") from None
+            reason = f"{url}: timed out after {self._timeout_s:g}s"
         except WebhookFailure as exc:
-            raise MediaFailure(f"{url}: {exc}") from None
+            reason = f"{url}: {exc}"
+        except MediaFailure as exc:
+            reason = str(exc)
+        log.info("media link: could not fetch the media: %s", reason)
+        raise errors.MediaUnavailable("The media could not be retrieved.")
 
     async def _follow(self, url: str) -> Media:
         for _ in range(MAX_REDIRECTS + 1):

@@ -49,8 +49,9 @@ VALID_FORMS: dict[str, dict[str, str]] = {
         "SmsMethod": "POST", "SmsApplicationSid": "AP" + "0" * 32, "VoiceUrl": "https://e.com/v",
         "StatusCallback": "https://e.com/s", "Capabilities.Mms": "true", "Mps": "5",
     },
-    "/IncomingPhoneNumbers/{number_type:typed}.json": {
-        "PhoneNumber": "+14155550151", "FriendlyName": "typed",
+    **{
+        f"/IncomingPhoneNumbers/{kind}.json": {"PhoneNumber": "+14155550151", "FriendlyName": "t"}
+        for kind in ("Local", "Mobile", "TollFree")
     },
     "/IncomingPhoneNumbers/{sid}.json": {
         "FriendlyName": "m", "SmsUrl": "https://e.com/sms", "VoiceCallerIdLookup": "false",

@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from herald.api.throttle import ClientThrottle, client_key
 from herald.runtime import LINK_REQUESTS_PER_S
+from herald.throttle import ClientThrottle, client_key
 from herald.webhooks.media import MAX_BYTES
 from tests.api.test_service_sending import Pool, number
 from tests.conftest import Herald, eventually

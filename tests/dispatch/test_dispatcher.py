@@ -14,16 +14,15 @@ from sqlalchemy.engine import Connection
 
 from herald.carriers.simulator import CarrierSimulator
 from herald.clock import ManualClock
-from herald.dispatch.callback_sink import OutboxSink
 from herald.dispatch.dispatcher import Dispatcher
-from herald.dispatch.transitions import Change
 from herald.domain import errors
-from herald.domain.queued import queued_message
+from herald.domain.queued import StatusChange, queued_message
 from herald.metrics import Metrics
 from herald.provisioning import create_account
 from herald.runtime import Runtime
 from herald.store import messages as message_store
 from herald.store import senders
+from herald.store.outbox import OutboxSink
 from herald.store.schema import callbacks, messages, simulator_submissions
 from tests.store.test_records import _number, message
 
@@ -40,6 +39,8 @@ class Harness:
         mps: int = 1,
         horizon_s: int = 14_400,
         resume_after_s: float = 0.0,
+        capacity_per_s: int = 10_000,
+        sink: OutboxSink | None = None,
     ) -> None:
         self.runtime = runtime
         self.clock = ManualClock(START)
@@ -47,12 +48,14 @@ class Harness:
         self.account = account
         self.number = replace(_number(runtime, account.sid, "+14155550100"), mps=mps)
         runtime.db.run(lambda c: senders.insert_number(c, self.number))
-        self.sim = CarrierSimulator(runtime.db, self.clock, latency="instant")
+        self.sim = CarrierSimulator(
+            runtime.db, self.clock, latency="instant", capacity_per_s=capacity_per_s
+        )
         self.dispatcher = Dispatcher(
             runtime.db,
             self.clock,
             self.sim,
-            OutboxSink(),
+            sink or OutboxSink(),
             horizon_s=horizon_s,
             metrics=Metrics(),
             resume_after_s=resume_after_s,
@@ -202,7 +205,7 @@ def test_overflow_boundary(runtime: Runtime) -> None:
     def reserve(sid: str, segments: int) -> None:
         base = message(runtime, h.account.sid)
         row = queued_message(replace(base, sid=sid, sender_sid=h.number.sid, num_segments=segments))
-        runtime.db.run(lambda c: h.dispatcher.reserve(c, row, segments))
+        runtime.db.run(lambda c: h.dispatcher.admission.admit(c, row, segments))
 
     for i in range(4):
         reserve(f"SM{i:032x}", 1)
@@ -211,14 +214,12 @@ def test_overflow_boundary(runtime: Runtime) -> None:
     reserve("SM" + "b" * 32, 1)  # exactly 5 fits
     with pytest.raises(errors.QueueFull):
         reserve("SM" + "c" * 32, 1)
-    h.dispatcher.release("SM" + "b" * 32)
+    h.dispatcher.admission.abandon("SM" + "b" * 32)
     reserve("SM" + "d" * 32, 1)
 
 
 def test_throttled_submissions_are_retried(runtime: Runtime) -> None:
-    h = Harness(runtime, mps=100)
-    h.sim = CarrierSimulator(runtime.db, h.clock, latency="instant", capacity_per_s=3)
-    h.dispatcher.transport = h.sim
+    h = Harness(runtime, mps=100, capacity_per_s=3)
     sids = h.add(5)
 
     async def script(h: Harness) -> None:
@@ -237,7 +238,7 @@ class _RefusingSink(OutboxSink):
     def __init__(self, refused: str) -> None:
         self.refused = refused
 
-    def enqueue(self, conn: Connection, changes: Sequence[Change], now: int) -> None:
+    def enqueue(self, conn: Connection, changes: Sequence[StatusChange], now: int) -> None:
         if any(c.row.sid == self.refused and c.status.value == "delivered" for c in changes):
             raise RuntimeError("the outbox refused this one")
         super().enqueue(conn, changes, now)
@@ -246,9 +247,10 @@ class _RefusingSink(OutboxSink):
 def test_receipts_stored_together_and_one_bad_one_costs_the_others_nothing(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    h = Harness(runtime, mps=100)
+    sink = _RefusingSink("")
+    h = Harness(runtime, mps=100, sink=sink)
     sids = h.add(5)
-    h.dispatcher.sink = _RefusingSink(sids[2])
+    sink.refused = sids[2]
 
     async def script(h: Harness) -> None:
         await until(lambda: all(h.status(s)[0] != "queued" for s in sids))

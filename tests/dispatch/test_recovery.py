@@ -8,12 +8,12 @@ import asyncio
 from sqlalchemy import select, update
 
 from herald.carriers.simulator import CarrierSimulator
-from herald.dispatch.callback_sink import OutboxSink
 from herald.dispatch.transitions import SentMessage, mark_sent
 from herald.domain.carrier import Receipt, Submission
 from herald.domain.status import MessageStatus
 from herald.runtime import Runtime
 from herald.store import dispatch as store_dispatch
+from herald.store.outbox import OutboxSink
 from herald.store.schema import callbacks, messages, simulator_submissions
 from tests.dispatch.test_dispatcher import START, Harness, until
 

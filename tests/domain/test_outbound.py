@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from herald.domain import errors
+from herald.domain import errors, service_errors
 from herald.domain.outbound import (
     FromKind,
     SendRequest,
@@ -57,8 +57,8 @@ def test_smart_encoding_applies_only_when_asked() -> None:
         ({"validity_period": 0}, errors.InvalidValidityPeriod),
         ({"validity_period": 36_001}, errors.InvalidValidityPeriod),
         ({"status_callback": "http://under_score.com"}, errors.InvalidStatusCallback),
-        ({"send_at": "2030-01-01T00:00:00Z"}, errors.SchedulingNeedsService),
-        ({"messaging_service_sid": "MG1"}, errors.ServiceNotFound),
+        ({"send_at": "2030-01-01T00:00:00Z"}, service_errors.SchedulingNeedsService),
+        ({"messaging_service_sid": "MG1"}, service_errors.ServiceNotFound),
         ({"content_sid": "HX" + "0" * 32}, errors.InvalidContentSid),
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from herald.domain import errors
+from herald.domain import errors, service_errors
 from herald.domain.scheduling import MAX_AHEAD_S, SECOND_US, send_at
 from herald.domain.timestamps import parse_instant
 
@@ -35,14 +35,14 @@ def test_an_offset_is_read_as_utc() -> None:
 @pytest.mark.parametrize(
     ("schedule_type", "raw", "error", "words"),
     [
-        (None, at(3600), errors.InvalidScheduleType, "must be 'fixed'"),
-        ("recurring", at(3600), errors.InvalidScheduleType, "'recurring' is not supported"),
-        ("fixed", None, errors.SendAtRequired, "required"),
-        ("fixed", "", errors.SendAtRequired, "required"),
-        ("fixed", "tomorrow", errors.SendAtInvalid, "ISO 8601"),
-        ("fixed", at(299), errors.SendAtTooSoon, "between 300 seconds and 35 days"),
-        ("fixed", at(-60), errors.SendAtTooSoon, "between 300 seconds"),
-        ("fixed", at(MAX_AHEAD_S + 1), errors.SendAtTooLate, "3024000 seconds"),
+        (None, at(3600), service_errors.InvalidScheduleType, "must be 'fixed'"),
+        ("recurring", at(3600), service_errors.InvalidScheduleType, "'recurring' is not supported"),
+        ("fixed", None, service_errors.SendAtRequired, "required"),
+        ("fixed", "", service_errors.SendAtRequired, "required"),
+        ("fixed", "tomorrow", service_errors.SendAtInvalid, "ISO 8601"),
+        ("fixed", at(299), service_errors.SendAtTooSoon, "between 300 seconds and 35 days"),
+        ("fixed", at(-60), service_errors.SendAtTooSoon, "between 300 seconds"),
+        ("fixed", at(MAX_AHEAD_S + 1), service_errors.SendAtTooLate, "3024000 seconds"),
     ],
 )
 def test_refused(

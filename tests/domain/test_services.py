@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from herald.domain import errors
+from herald.domain import errors, service_errors
 from herald.domain.services import (
     MAX_POOL,
     USECASES,
@@ -57,7 +57,7 @@ def test_every_usecase_is_accepted(usecase: str) -> None:
 
 @pytest.mark.parametrize("usecase", ["", "Marketing", "spam"])
 def test_other_usecases_are_21713(usecase: str) -> None:
-    with pytest.raises(errors.InvalidUsecase) as caught:
+    with pytest.raises(service_errors.InvalidUsecase) as caught:
         check_usecase(usecase)
     assert (caught.value.code, caught.value.status) == (21713, 400)
 
@@ -69,7 +69,7 @@ def test_alpha_sender_ids_allowed(alpha: str) -> None:
 
 @pytest.mark.parametrize("alpha", ["", "123456", "TwelveLetter", "Héra", "a.b", "Her ald!"])
 def test_alpha_sender_ids_refused_with_21709(alpha: str) -> None:
-    with pytest.raises(errors.AlphaSenderInvalid) as caught:
+    with pytest.raises(service_errors.AlphaSenderInvalid) as caught:
         check_alpha_sender(alpha)
     assert caught.value.code == 21709
 

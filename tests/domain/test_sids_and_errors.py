@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from herald.domain import errors
+from herald.domain import delivery_errors, errors
 from herald.domain.sids import Prefix, format_sid, is_sid
 
 
@@ -40,5 +40,5 @@ def test_every_error_class_has_a_message_and_a_code() -> None:
 
 
 def test_delivery_error_messages() -> None:
-    assert errors.delivery_error_message(30036) == "Validity Period Expired"
-    assert errors.delivery_error_message(39999) == "Unknown error"
+    assert delivery_errors.delivery_error_message(30036) == "Validity Period Expired"
+    assert delivery_errors.delivery_error_message(39999) == "Unknown error"

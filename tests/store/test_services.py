@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from herald.domain import errors
+from herald.domain import errors, service_errors
 from herald.domain.services import MAX_POOL, PoolKind, PoolSender, Service
 from herald.domain.sids import Prefix
 from herald.runtime import Runtime
@@ -147,7 +147,7 @@ def test_a_number_added_to_two_services_at_once_joins_one(runtime: Runtime) -> N
         start(add_to_b)
         eventually(lambda: waiting_on_a_lock(runtime))  # b's insert waits on a's row
     eventually(lambda: outcome)
-    assert isinstance(outcome[0], errors.SenderInAnotherService)
+    assert isinstance(outcome[0], service_errors.SenderInAnotherService)
     assert [s.service_sid for s in runtime.db.run(lambda c: store.pool_of(c, a))] == [a]
     assert runtime.db.run(lambda c: store.pool_of(c, b)) == []
 
@@ -171,5 +171,5 @@ def test_two_adds_to_a_nearly_full_pool_leave_it_full(runtime: Runtime) -> None:
         start(add_another)
         eventually(lambda: waiting_on_a_lock(runtime))  # on the service's row
     eventually(lambda: outcome)
-    assert isinstance(outcome[0], errors.ServicePoolFull)
+    assert isinstance(outcome[0], service_errors.ServicePoolFull)
     assert len(runtime.db.run(lambda c: store.pool_of(c, mg))) == MAX_POOL

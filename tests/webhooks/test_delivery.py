@@ -37,6 +37,7 @@ from herald.domain.status import Direction, MessageStatus
 from herald.provisioning import create_account
 from herald.runtime import Runtime
 from herald.store import callbacks as outbox
+from herald.store import dead_letters as dead_letter_store
 from herald.store import messages as message_store
 from herald.store.schema import accounts
 from herald.webhooks.delivery import CallbackDelivery
@@ -266,10 +267,12 @@ def test_backoff_schedule_then_dead_letter(runtime: Runtime, account: Account) -
 
         asyncio.run(scenario())
     assert due_times == [2_000_000, 4_000_000, 8_000_000]
-    [dead] = runtime.db.run(lambda conn: outbox.list_dead(conn, account.sid, 10, 0))
+    [dead] = runtime.db.run(lambda conn: dead_letter_store.list_dead(conn, account.sid, 10, 0))
     assert (dead.sequence, dead.attempts, dead.state) == (1, 4, CallbackState.DEAD)
     assert (dead.last_status_code, dead.last_error) == (503, "HTTP retrieval failure")
-    assert runtime.db.run(lambda conn: outbox.list_dead(conn, "AC" + "0" * 32, 10, 0)) == []
+    assert (
+        runtime.db.run(lambda conn: dead_letter_store.list_dead(conn, "AC" + "0" * 32, 10, 0)) == []
+    )
 
 
 def test_callbacks_are_signed_with_the_accounts_current_token(
@@ -327,7 +330,7 @@ def test_a_private_receiver_is_refused_unless_allowed(
             enqueue(runtime, new_message(runtime, account), url, MessageStatus.SENT)
         asyncio.run(deliver(False, lambda hooks: hooks.stats.dead == 2))
         assert receiver.count == 0
-        dead = runtime.db.run(lambda conn: outbox.list_dead(conn, account.sid, 10, 0))
+        dead = runtime.db.run(lambda conn: dead_letter_store.list_dead(conn, account.sid, 10, 0))
         assert [(d.last_error, d.last_status_code) for d in dead] == [
             ("HTTP retrieval failure", None)
         ] * 2
@@ -428,7 +431,7 @@ def test_enqueue_numbers_each_messages_callbacks_in_order_even_within_one_call(
     numbered = run(
         lambda conn: [
             (row.message_sid, row.sequence, row.params[0][1])
-            for row in (outbox.get_callback(conn, account.sid, i) for i in range(1, 5))
+            for row in (dead_letter_store.get_callback(conn, account.sid, i) for i in range(1, 5))
             if row is not None
         ]
     )

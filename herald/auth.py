@@ -21,16 +21,13 @@ from sqlalchemy.engine import Connection
 from herald.clock import Clock
 from herald.domain import errors
 from herald.domain.access import Caller, Credential
+from herald.domain.accounts import hash_secret
 from herald.domain.sids import Prefix, is_sid
 from herald.store import accounts as account_store
 from herald.store.db import Database
 
 MAX_REMEMBERED = 100_000
 _NOTHING = hashlib.sha256(b"no such credential").hexdigest()  # compared against when unknown
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """Status callbacks owed by status changes, written to the outbox in the changes' own
-transaction; `CallbackDelivery` sends them from there."""
+transaction; `CallbackDelivery` (herald/webhooks/delivery.py) sends them from there."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from herald.dispatch.transitions import Change
 from herald.domain.callbacks import status_params
+from herald.domain.queued import StatusChange
 from herald.store import callbacks as outbox
 
 
 class OutboxSink:
-    def enqueue(self, conn: Connection, changes: Sequence[Change], now: int) -> None:
+    def enqueue(self, conn: Connection, changes: Sequence[StatusChange], now: int) -> None:
         outbox.enqueue_many(
             conn,
             [
