@@ -120,7 +120,8 @@ class RetryPolicy:
 
     def delay_s(self, attempt: int, draw: float) -> float:
         """The wait after failed attempt number `attempt` (1-based); `draw` is in [0, 1)."""
-        base = min(self.backoff_s * 2.0 ** (attempt - 1), self.max_backoff_s)
+        doublings = min(attempt - 1, 64)  # far past any cap, and no float overflow
+        base = min(self.backoff_s * 2.0**doublings, self.max_backoff_s)
         return base * (1 + self.jitter * draw)
 
 
@@ -171,7 +172,7 @@ def status_params(
         ("MessageSid", message.sid),
         ("AccountSid", message.account_sid),
     ]
-    if message.from_number is not None:
+    if message.from_number:  # none, or "" in a queued row, while no sender is chosen
         params.append(("From", message.from_number))
     if message.messaging_service_sid is not None:
         params.append(("MessagingServiceSid", message.messaging_service_sid))

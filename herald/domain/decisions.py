@@ -97,6 +97,8 @@ def given_sender(row: QueuedMessage) -> RoutingDecision:
         kind = SenderKind.ALPHANUMERIC
     elif numbers.is_short_code(row.from_number):
         kind = SenderKind.SHORT_CODE
+    elif numbers.parse_number(row.from_number).number_type is numbers.NumberType.TOLL_FREE:
+        kind = SenderKind.TOLL_FREE
     else:
         kind = SenderKind.LONG_CODE
     sender = Candidate(sid=row.sender_sid or "", address=row.from_number, kind=kind)

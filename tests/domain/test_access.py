@@ -8,7 +8,7 @@ import pytest
 
 from herald.domain import errors
 from herald.domain.access import Credential, Resource, refusal
-from herald.domain.accounts import Account
+from herald.domain.accounts import Account, hash_secret
 
 
 @pytest.mark.parametrize("resource", list(Resource))
@@ -49,3 +49,13 @@ def test_an_account_with_a_secondary_token_has_two() -> None:
     assert account.auth_tokens == ("primary",)
     rotating = replace(account, secondary_auth_token="secondary")
     assert rotating.auth_tokens == ("primary", "secondary")
+
+
+def test_only_a_hash_of_a_keys_secret_is_kept() -> None:
+    """SHA-256 in hex: keys already stored must keep verifying, so the form is pinned."""
+    assert hash_secret("abc") == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+    kept = hash_secret("key-secret-shown-once")
+    assert "key-secret-shown-once" not in kept and len(kept) == 64
+    assert kept == hash_secret("key-secret-shown-once") != hash_secret("key-secret-shown-twice")
