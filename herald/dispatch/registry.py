@@ -50,6 +50,7 @@ class Reservations:
         """Count `segments` for `key` unless, with what is `queued` and reserved, they
         would overflow its queue (False)."""
         with self._lock:
+            self._release(sid)  # a message is counted once, however often it is admitted
             if would_overflow(queued + self._by_key[key], segments, mps, horizon_s):
                 return False
             self._by_sid[sid] = (key, segments)
@@ -59,12 +60,22 @@ class Reservations:
     def release(self, sid: str) -> None:
         """The message was queued, or never stored: its segments no longer wait here."""
         with self._lock:
-            found = self._by_sid.pop(sid, None)
-            if found is not None:
-                key, segments = found
-                self._by_key[key] -= segments
-                if self._by_key[key] <= 0:
-                    del self._by_key[key]
+            self._release(sid)
+
+    def drop(self, key: str) -> None:
+        """The sender is no longer this node's: what was reserved for it goes with it."""
+        with self._lock:
+            for sid in [sid for sid, (held, _) in self._by_sid.items() if held == key]:
+                del self._by_sid[sid]
+            self._by_key.pop(key, None)
+
+    def _release(self, sid: str) -> None:
+        found = self._by_sid.pop(sid, None)
+        if found is not None:
+            key, segments = found
+            self._by_key[key] -= segments
+            if self._by_key[key] <= 0:
+                del self._by_key[key]
 
     def segments(self, key: str) -> int:
         return self._by_key.get(key, 0)
@@ -132,6 +143,7 @@ class QueueRegistry:
         those taken off it for a submit included (left behind, they would hide their
         messages from a later take)."""
         self.queues.pop(key, None)
+        self.reservations.drop(key)
         for sid in [sid for sid, entry in self.entries.items() if queue_key(entry.row) == key]:
             del self.entries[sid]
 
