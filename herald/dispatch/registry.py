@@ -11,7 +11,6 @@ rule, Scaler and /metrics see is that plus what is reserved for it (`backlog`).
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
@@ -42,7 +41,7 @@ class Reservations:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_sid: dict[str, tuple[str, int]] = {}
-        self._by_key: Counter[str] = Counter()
+        self._by_key: dict[str, int] = {}
 
     def reserve_within(
         self, key: str, sid: str, segments: int, queued: int, mps: int, horizon_s: int
@@ -50,11 +49,13 @@ class Reservations:
         """Count `segments` for `key` unless, with what is `queued` and reserved, they
         would overflow its queue (False)."""
         with self._lock:
-            self._release(sid)  # a message is counted once, however often it is admitted
-            if would_overflow(queued + self._by_key[key], segments, mps, horizon_s):
+            if sid in self._by_sid:  # a message is counted once, however often admitted
+                self._release(sid)
+            reserved = self._by_key.get(key, 0)
+            if would_overflow(queued + reserved, segments, mps, horizon_s):
                 return False
             self._by_sid[sid] = (key, segments)
-            self._by_key[key] += segments
+            self._by_key[key] = reserved + segments
             return True
 
     def release(self, sid: str) -> None:
