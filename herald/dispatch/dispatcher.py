@@ -28,7 +28,7 @@ from herald.dispatch.registry import QueueRegistry
 from herald.dispatch.router import Router
 from herald.dispatch.sender_loop import LoopParts, SenderLoops
 from herald.dispatch.takeover import Takeover
-from herald.dispatch.transitions import CallbackSink
+from herald.dispatch.transitions import CallbackSink, Outcomes
 from herald.domain.queued import last_submission
 from herald.domain.ratelimit import SECOND_US
 from herald.domain.sids import Prefix
@@ -70,8 +70,11 @@ class Dispatcher:
         )
         self.registry = QueueRegistry(not_before=self._first_send_us)
         self.admission = Admission(self.registry, self.ownership, horizon_s=horizon_s)
-        self.expiry = Expiry(self.registry, db, clock, sink, metrics, on_callbacks)
-        self.receipts = Receipts(self.registry, db, clock, sink, metrics, on_callbacks)
+        outcomes = Outcomes(
+            db=db, clock=clock, sink=sink, metrics=metrics, on_callbacks=on_callbacks
+        )
+        self.expiry = Expiry(self.registry, outcomes)
+        self.receipts = Receipts(self.registry, outcomes)
         self.loops = SenderLoops(
             LoopParts(
                 registry=self.registry, ownership=self.ownership, expiry=self.expiry,

@@ -7,17 +7,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Callable
 
-from herald.clock import Clock, sleep_or_wake
+from herald.clock import sleep_or_wake
 from herald.dispatch.queues import Entry
 from herald.dispatch.registry import QueueRegistry
-from herald.dispatch.transitions import CallbackSink, finish
+from herald.dispatch.transitions import Outcomes, finish
 from herald.domain import delivery_errors
 from herald.domain.ratelimit import SECOND_US
 from herald.domain.status import MessageStatus
-from herald.metrics import Metrics
-from herald.store.db import Database
 
 log = logging.getLogger("herald.dispatch")
 
@@ -27,21 +24,10 @@ EXPIRED = delivery_errors.ValidityExpired.code
 
 
 class Expiry:
-    def __init__(
-        self,
-        registry: QueueRegistry,
-        db: Database,
-        clock: Clock,
-        sink: CallbackSink,
-        metrics: Metrics,
-        on_callbacks: Callable[[], None],
-    ) -> None:
+    def __init__(self, registry: QueueRegistry, outcomes: Outcomes) -> None:
         self._registry = registry
-        self._db = db
-        self._clock = clock
-        self._sink = sink
-        self._metrics = metrics
-        self._on_callbacks = on_callbacks
+        self._db, self._clock, self._sink = outcomes.db, outcomes.clock, outcomes.sink
+        self._metrics, self._on_callbacks = outcomes.metrics, outcomes.on_callbacks
         self._deadlines: list[tuple[int, str, str]] = []  # (deadline, sid, queue key)
         self._wake = asyncio.Event()
 

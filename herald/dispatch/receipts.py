@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
-from herald.clock import Clock
 from herald.dispatch.registry import QueueRegistry
-from herald.dispatch.transitions import CallbackSink, finish_many
+from herald.dispatch.transitions import Outcomes, finish_many
 from herald.domain import delivery_errors
 from herald.domain.carrier import Receipt
 from herald.domain.queued import StatusChange
 from herald.domain.ratelimit import SECOND_US
 from herald.domain.status import MessageStatus
-from herald.metrics import Metrics
 from herald.store import dispatch as store
-from herald.store.db import Database
 
 log = logging.getLogger("herald.dispatch")
 
@@ -29,21 +25,10 @@ UNKNOWN = delivery_errors.UnknownError.code  # a receipt that says undelivered a
 
 
 class Receipts:
-    def __init__(
-        self,
-        registry: QueueRegistry,
-        db: Database,
-        clock: Clock,
-        sink: CallbackSink,
-        metrics: Metrics,
-        on_callbacks: Callable[[], None],
-    ) -> None:
+    def __init__(self, registry: QueueRegistry, outcomes: Outcomes) -> None:
         self._registry = registry
-        self._db = db
-        self._clock = clock
-        self._sink = sink
-        self._metrics = metrics
-        self._on_callbacks = on_callbacks
+        self._db, self._clock, self._sink = outcomes.db, outcomes.clock, outcomes.sink
+        self._metrics, self._on_callbacks = outcomes.metrics, outcomes.on_callbacks
         self._batch: list[tuple[StatusChange, asyncio.Future[None]]] = []
         self._writes: set[asyncio.Task[None]] = set()
 

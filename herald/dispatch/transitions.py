@@ -9,10 +9,13 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
+from herald.clock import Clock
 from herald.domain.delivery_errors import delivery_error_message
 from herald.domain.queued import QueuedMessage, StatusChange
 from herald.domain.status import MessageStatus
+from herald.metrics import Metrics
 from herald.store import dispatch as store
+from herald.store.db import Database
 
 
 class CallbackSink(Protocol):
@@ -98,3 +101,15 @@ def finish(
     """`finish_many` for one message."""
     write_many = finish_many([StatusChange(row, status, error_code, done_at_us)], now, sink)
     return lambda conn: write_many(conn)[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcomes:
+    """Where a message's outcome goes: stored with the callbacks it owes, counted, and
+    callback delivery told."""
+
+    db: Database
+    clock: Clock
+    sink: CallbackSink
+    metrics: Metrics
+    on_callbacks: Callable[[], None]
