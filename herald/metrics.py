@@ -56,6 +56,15 @@ class Metrics:
             ["rule"],
             registry=self.registry,
         )
+        self.inbound = Counter(
+            "herald_inbound_messages", "Inbound messages stored", registry=self.registry
+        )
+        self.inbound_webhooks = Counter(
+            "herald_inbound_webhooks",
+            "Inbound webhook attempts, by outcome (done, retry, dead)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def watch_queues(self, view: QueueView) -> None:
         self.registry.register(_QueueCollector(view))

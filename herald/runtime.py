@@ -19,7 +19,10 @@ from herald.carriers.simulator import CarrierSimulator
 from herald.clock import Clock, SystemClock
 from herald.config import Settings
 from herald.dispatch.dispatcher import Dispatcher
+from herald.domain.inbound import InboundMessage
 from herald.domain.sids import Prefix, format_sid
+from herald.inbound.delivery import InboundDelivery
+from herald.inbound.receiver import InboundReceiver, Received
 from herald.intake import Intake, StoreIntake
 from herald.metrics import Metrics
 from herald.node import new_node_id
@@ -46,6 +49,8 @@ class Runtime:
     node: str = field(default_factory=new_node_id)
     dispatcher: Dispatcher | None = None
     delivery: CallbackDelivery | None = None
+    inbound: InboundReceiver | None = None  # set by `build`
+    inbound_delivery: InboundDelivery | None = None
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
     services: ServiceCache = field(default_factory=lambda: ServiceCache(5.0))
     media: MediaFetcher | None = None  # for the MMS Converter's links
@@ -64,13 +69,31 @@ class Runtime:
         if self.delivery is not None:
             self.delivery.wake()
 
+    def wake_inbound(self) -> None:
+        if self.inbound_delivery is not None:
+            self.inbound_delivery.wake()
+
+    async def simulate_inbound(self, message: InboundMessage, account_sid: str) -> Received:
+        """The simulator's test endpoint: a simulated handset's message, which must be to
+        one of `account_sid`'s numbers. On a dispatching node the started simulator hands
+        it over as a carrier would (`Transport.start`'s handler); elsewhere it is stored
+        by the same receiver directly."""
+        assert self.inbound is not None
+        if self.dispatcher is not None and isinstance(self.transport, CarrierSimulator):
+            await self.inbound.check_owner(message, account_sid)
+            sid = await self.transport.hand_over(message)
+            return await self.inbound.received(sid, account_sid)
+        return await self.inbound.receive(message, account_sid=account_sid)
+
     async def background(self, stop: asyncio.Event) -> None:
-        """Dispatch and callback delivery until `stop` is set."""
+        """Dispatch, callback and inbound webhook delivery until `stop` is set."""
         async with asyncio.TaskGroup() as group:
             if self.dispatcher is not None:
                 group.create_task(self.dispatcher.run(stop))
             if self.delivery is not None:
                 group.create_task(self.delivery.run(stop))
+            if self.inbound_delivery is not None:
+                group.create_task(self.inbound_delivery.run(stop))
 
     def close(self) -> None:
         self.db.close()
@@ -100,6 +123,15 @@ def build(
         intake=StoreIntake(horizon_s=settings.queue_horizon_s),
         services=ServiceCache(settings.auth_cache_s),
         media=MediaFetcher(allow_private=settings.webhook_allow_private),
+    )
+    runtime.inbound = InboundReceiver(
+        db,
+        clock,
+        new_sid=runtime.new_sid,
+        new_token=runtime.new_secret,
+        intake=lambda: runtime.intake,
+        on_webhooks=runtime.wake_inbound,
+        metrics=runtime.metrics,
     )
     if settings.dispatch:
         _wire_dispatch(runtime)
@@ -134,6 +166,21 @@ def _wire_dispatch(runtime: Runtime) -> None:
         node=runtime.node,
         new_sid=runtime.new_sid,
         media_link=settings.media_link,
+        on_inbound=runtime.inbound.handle if runtime.inbound is not None else None,
+    )
+    runtime.inbound_delivery = InboundDelivery(
+        db,
+        clock,
+        node=runtime.node,
+        new_sid=runtime.new_sid,
+        intake=lambda: runtime.intake,
+        metrics=runtime.metrics,
+        on_callbacks=delivery.wake,
+        allow_private=settings.webhook_allow_private,
+        max_attempts=settings.callback_max_attempts,
+        backoff_s=settings.callback_backoff_s,
+        sole_node=sole_node,
+        timeout_s=settings.callback_timeout_s,
     )
     runtime.intake = dispatcher.intake
     runtime.metrics.watch_queues(dispatcher.queue_view)

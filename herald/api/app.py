@@ -27,11 +27,14 @@ from herald.api import (
     media_links,
     messages,
     numbers,
+    opt_out_ledger,
+    opt_out_settings,
     paths,
     routing,
     sending,
     services,
     short_codes,
+    simulator,
 )
 from herald.api.errors import (
     CLIENT_CLOSED,
@@ -116,6 +119,9 @@ def routes() -> list[Route]:
         *auth_tokens.routes(),
         *routing.routes(),
         *media_links.routes(),
+        *simulator.routes(),
+        *opt_out_settings.routes(),
+        *opt_out_ledger.routes(),
     ]
 
 

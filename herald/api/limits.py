@@ -63,6 +63,13 @@ LENGTHS: dict[str, int] = {
     "MaxPrice": 16,  # as its column stores the number
     **dict.fromkeys(("SendAt", "DateSent", "DateSent<", "DateSent>"), 64),
     "RegisteredIn": 1024,  # ISO codes, comma-separated (Herald's)
+    # Advanced Opt-Out (Herald's extension): replies as long as a message, keyword lists,
+    # and the per-language and per-country JSON.
+    **dict.fromkeys(("OptOutReply", "OptInReply", "HelpReply"), MAX_BODY),
+    **dict.fromkeys(("OptOutKeywords", "OptInKeywords", "HelpKeywords"), 2048),
+    **dict.fromkeys(("Languages", "Countries"), 262_144),
+    "CarrierMessageId": 128,
+    **dict.fromkeys(("DateCreated<", "DateCreated>"), 64),
 }
 
 # Where a long value of a send parameter has the parameter's own code: Twilio's, or for

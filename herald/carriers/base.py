@@ -3,7 +3,10 @@
 A transport takes submissions (one per SMS segment, each with a stable reference so
 that a carrier which deduplicates can recognise a resend), answers each with a
 `SubmitResult`, and later reports delivery receipts through the callback given to
-`start`. The simulator and SMPP both implement it; the dispatcher knows nothing else.
+`start`. In the other direction, it hands each inbound message (an MO) to the handler
+given to `start`, which stores it durably and answers with its SID before the transport
+acknowledges it to the carrier. The simulator and SMPP both implement it; the dispatcher
+knows nothing else.
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from herald.domain.carrier import CarrierInfo, Receipt, Submission, SubmitResult
+from herald.domain.inbound import InboundMessage
 
 ReceiptHandler = Callable[[Receipt], Awaitable[None]]
+InboundHandler = Callable[[InboundMessage], Awaitable[str]]  # the stored message's SID
 
 
 class Transport(Protocol):
     name: str
 
-    async def start(self, on_receipt: ReceiptHandler) -> None:
-        """Connect, and report every receipt from now on to `on_receipt`."""
+    async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
+        """Connect; report every receipt from now on to `on_receipt`, and hand every
+        inbound message to `on_inbound` (acknowledging it to the carrier only once that
+        returned: the message is stored)."""
         ...
 
     async def submit(self, batch: Sequence[Submission]) -> list[SubmitResult]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
-from herald.carriers.base import ReceiptHandler
+from herald.carriers.base import InboundHandler, ReceiptHandler
 from herald.carriers.network import (
     ACK_LATENCY,
     INVALID_RECIPIENT_CODE,
@@ -33,6 +33,7 @@ from herald.carriers.network import (
 )
 from herald.clock import Clock
 from herald.domain.carrier import CarrierInfo, Receipt, Submission, SubmitResult
+from herald.domain.inbound import InboundMessage
 from herald.store.db import Database
 from herald.store.simulator_log import (
     LoggedSubmission,
@@ -123,14 +124,23 @@ class CarrierSimulator:
         self._windows: dict[str, SlidingWindow] = {}
         self._seen = SeenReferences(self._dedup_window_us)
         self._on_receipt: ReceiptHandler | None = None
+        self._on_inbound: InboundHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self, on_receipt: ReceiptHandler) -> None:
+    async def start(self, on_receipt: ReceiptHandler, on_inbound: InboundHandler) -> None:
         """Reload the references logged within the dedup window, then take submissions."""
         since_us = self._clock.now_us() - self._dedup_window_us
         for reference in await self._db.read(partial(load_references, since_us=since_us)):
             self._seen.add(reference)
         self._on_receipt = on_receipt
+        self._on_inbound = on_inbound
+
+    async def hand_over(self, message: InboundMessage) -> str:
+        """A simulated handset's message reaches the carrier, which hands it to Herald (the
+        test endpoint `POST /herald/v1/Simulator/Inbound`); the stored message's SID."""
+        if self._on_inbound is None:
+            raise RuntimeError("the simulator is not started")
+        return await self._on_inbound(message)
 
     def lookup(self, e164: str) -> CarrierInfo | None:
         return lookup_carrier(e164)

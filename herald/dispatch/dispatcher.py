@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Callable
 from functools import partial
 
-from herald.carriers.base import Transport
+from herald.carriers.base import InboundHandler, Transport
 from herald.clock import Clock
 from herald.dispatch.admission import Admission
 from herald.dispatch.expiry import RECEIPT_WAIT_S, Expiry
@@ -29,6 +29,7 @@ from herald.dispatch.router import Router
 from herald.dispatch.sender_loop import LoopParts, SenderLoops
 from herald.dispatch.takeover import Takeover
 from herald.dispatch.transitions import CallbackSink, Outcomes
+from herald.domain.inbound import InboundMessage
 from herald.domain.queued import last_submission
 from herald.domain.ratelimit import SECOND_US
 from herald.domain.sids import Prefix
@@ -57,8 +58,10 @@ class Dispatcher:
         node: str | None = None,
         new_sid: Callable[[Prefix], str] | None = None,
         media_link: Callable[[str], str] = lambda code: f"/m/{code}",
+        on_inbound: InboundHandler | None = None,
     ) -> None:
         self.db, self.clock, self.transport = db, clock, transport
+        self._on_inbound = on_inbound or _no_inbound
         self._resume_after_us = round(resume_after_s * SECOND_US)
         self._resume_at_us = 0
         self.ownership = Ownership(
@@ -124,7 +127,7 @@ class Dispatcher:
         self._resume_at_us = self.clock.now_us() + self._resume_after_us
         for queue in self.queues.values():
             queue.not_before_us = self._resume_at_us
-        await self.transport.start(self.receipts.on_receipt)
+        await self.transport.start(self.receipts.on_receipt, self._on_inbound)
         try:
             async with asyncio.TaskGroup() as group:
                 self.loops.attach(group, stop)
@@ -174,3 +177,7 @@ class Dispatcher:
 
 def _no_sids(prefix: Prefix) -> str:
     raise RuntimeError(f"this dispatcher was built without SIDs for {prefix}")
+
+
+async def _no_inbound(message: InboundMessage) -> str:
+    raise RuntimeError(f"this dispatcher takes no inbound messages ({message.carrier_id})")

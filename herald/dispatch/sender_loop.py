@@ -215,18 +215,25 @@ class SenderLoop:
             now = d.clock.now_us()
             for entry in starting:
                 d.metrics.queue_wait_seconds.observe((now - entry.row.date_created) / SECOND_US)
-            still_queued = await d.db.write(mark_sending([e.row for e in starting], now))
-            stale = set()
-            for entry, ok in zip(starting, still_queued, strict=True):
-                entry.intent_recorded = ok
-                if not ok:
-                    stale.add(entry.sid)
-            if stale:
-                log.info("not sending %d messages that are no longer queued", len(stale))
+            intents = await d.db.write(mark_sending([e.row for e in starting], now, d.sink))
+            gone = set()
+            refused = 0
+            for entry, intent in zip(starting, intents, strict=True):
+                entry.intent_recorded = bool(intent)
+                if not intent:
+                    gone.add(entry.sid)
+                    refused += intent is None
+            if refused:
+                log.info("not sending %d messages to recipients who opted out (21610)", refused)
+                d.metrics.messages.labels("failed").inc(refused)
+                d.on_callbacks()
+            if len(gone) > refused:
+                log.info("not sending %d messages that are no longer queued", len(gone) - refused)
+            if gone:
                 for entry, _, _ in taken:
-                    if entry.sid in stale:
+                    if entry.sid in gone:
                         d.registry.forget(entry)
-                taken = [t for t in taken if t[0].sid not in stale]
+                taken = [t for t in taken if t[0].sid not in gone]
         return taken
 
     def _submission(self, entry: Entry, part: int) -> Submission:

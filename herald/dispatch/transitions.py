@@ -10,11 +10,12 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from herald.clock import Clock
-from herald.domain.delivery_errors import delivery_error_message
+from herald.domain.delivery_errors import OptedOut, delivery_error_message
 from herald.domain.queued import QueuedMessage, StatusChange
 from herald.domain.status import MessageStatus
 from herald.metrics import Metrics
 from herald.store import dispatch as store
+from herald.store import opt_outs
 from herald.store.db import Database
 
 
@@ -32,13 +33,39 @@ class SentMessage:
     carrier: str | None
 
 
-def mark_sending(rows: Sequence[QueuedMessage], now: int) -> Callable[[Connection], list[bool]]:
-    sids = [row.sid for row in rows]
+def mark_sending(
+    rows: Sequence[QueuedMessage], now: int, sink: CallbackSink
+) -> Callable[[Connection], list[bool | None]]:
+    """Record the intent to submit (invariant 2), the last gate before the carrier: a
+    recipient the opt-out ledger now refuses fails with 21610 (whenever they opted out:
+    after the create, while it was scheduled or queued). For each: True to send, False if
+    it is no longer queued (not this submit's to send), None if refused."""
 
-    def write(conn: Connection) -> list[bool]:
-        return store.mark_sending(conn, sids, now)
+    def write(conn: Connection) -> list[bool | None]:
+        refused = opt_outs.opted_out(conn, [_outgoing(row) for row in rows])
+        going = [row.sid for row in rows if row.sid not in refused]
+        moved = dict(zip(going, store.mark_sending(conn, going, now), strict=True))
+        if refused:
+            failed = [
+                StatusChange(row, MessageStatus.FAILED, OptedOut.code)
+                for row in rows
+                if row.sid in refused
+            ]
+            finish_many(failed, now, sink)(conn)
+        return [moved.get(row.sid) for row in rows]
 
     return write
+
+
+def _outgoing(row: QueuedMessage) -> opt_outs.Outgoing:
+    return opt_outs.Outgoing(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        to_number=row.to_number,
+        from_number=row.from_number,
+        sender_sid=row.sender_sid,
+        service_sid=row.messaging_service_sid,
+    )
 
 
 def mark_sent(

@@ -113,6 +113,18 @@ class NoSendersInPool(DeliveryError):
     code = service_errors.ServiceHasNoSenders.code
 
 
+class OptedOut(DeliveryError):
+    """Attempt to send to unsubscribed recipient"""
+
+    code = errors.RecipientOptedOut.code
+
+
+class ReplyLoop(DeliveryError):
+    """Reply loop detected: more than 30 replies between the same two numbers in 30 seconds"""
+
+    code = 14107
+
+
 # Twilio's wording of each, by code.
 DELIVERY_ERRORS: dict[int, str] = {
     cls.code: " ".join((cls.__doc__ or "").split()) for cls in DeliveryError.__subclasses__()

@@ -22,6 +22,7 @@ class Prefix(StrEnum):
     REQUEST = "RQ"
     APPLICATION = "AP"
     ALERT = "NO"
+    OPT_OUT = "OO"  # Herald's opt-out ledger entries
 
 
 _SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")

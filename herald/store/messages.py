@@ -162,6 +162,11 @@ def get_message(conn: Connection, account_sid: str, sid: str) -> Message | None:
     return _message(row) if row else None
 
 
+def account_of(conn: Connection, sid: str) -> str | None:
+    row = conn.execute(select(messages.c.account_sid).where(messages.c.sid == sid)).first()
+    return None if row is None else str(row[0])
+
+
 def _filtered(account_sid: str, where: MessageFilter) -> Select[Any]:
     query = select(messages.c.id, *_MESSAGE_COLUMNS).where(messages.c.account_sid == account_sid)
     if where.to_number is not None:

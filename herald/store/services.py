@@ -29,6 +29,7 @@ from herald.domain.services import (
     split_countries,
 )
 from herald.domain.sids import Prefix, is_sid
+from herald.store.inbound_schema import opt_out_settings
 from herald.store.schema import (
     incoming_numbers,
     service_senders,
@@ -95,6 +96,7 @@ def delete_service(conn: Connection, account_sid: str, sid: str) -> bool:
         return False
     conn.execute(delete(service_senders).where(service_senders.c.service_sid == sid))
     conn.execute(delete(sticky_mappings).where(sticky_mappings.c.service_sid == sid))
+    conn.execute(delete(opt_out_settings).where(opt_out_settings.c.service_sid == sid))
     return True
 
 
