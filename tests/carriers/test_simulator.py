@@ -16,6 +16,7 @@ from herald.carriers.sim_tables import CARRIERS
 from herald.carriers.simulator import CarrierSimulator, SeenReferences
 from herald.clock import ManualClock
 from herald.domain.carrier import Receipt, Submission
+from herald.domain.inbound import InboundMessage
 from herald.domain.senders import SenderKind
 from herald.runtime import Runtime
 from herald.store import simulator_log
@@ -121,13 +122,46 @@ def run(
         manual = clock or ManualClock()
         simulator = CarrierSimulator(runtime.db, manual, latency=latency, **options)
         receipts = Receipts()
-        await simulator.start(receipts)
+        await simulator.start(receipts, refuse_inbound)
         try:
             return await scenario(simulator, receipts, manual)
         finally:
             await simulator.close()
 
     return asyncio.run(main())
+
+
+async def refuse_inbound(message: InboundMessage) -> str:
+    raise AssertionError(f"no inbound message expected: {message}")
+
+
+def test_hand_over_gives_the_inbound_message_to_the_handler_and_answers_its_sid(
+    runtime: Runtime,
+) -> None:
+    got: list[InboundMessage] = []
+
+    async def store(message: InboundMessage) -> str:
+        got.append(message)
+        return "SM" + "0" * 32
+
+    async def main() -> str:
+        simulator = CarrierSimulator(runtime.db, ManualClock(), latency="instant")
+        with pytest.raises(RuntimeError):  # not started: no carrier connection to hand over
+            await simulator.hand_over(MO)
+        await simulator.start(Receipts(), store)
+        try:
+            return await simulator.hand_over(MO)
+        finally:
+            await simulator.close()
+
+    assert asyncio.run(main()) == "SM" + "0" * 32
+    assert got == [MO]
+
+
+MO = InboundMessage(
+    carrier="simulator", carrier_id="mo-1", from_number="+12125550100",
+    to_number="+14155550100", body="hi",
+)  # fmt: skip
 
 
 def logged(runtime: Runtime, message_sid: str | None = None) -> list[LoggedSubmission]:
@@ -353,7 +387,7 @@ def test_a_failing_receipt_handler_does_not_stop_the_others(
                 raise RuntimeError("webhook down")
 
         sim = CarrierSimulator(runtime.db, ManualClock(), latency="instant")
-        await sim.start(handler)
+        await sim.start(handler, refuse_inbound)
         await sim.submit([sms(), sms()])
         async with asyncio.timeout(5):
             await done.wait()

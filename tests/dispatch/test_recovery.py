@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from herald.carriers.simulator import CarrierSimulator
 from herald.dispatch.transitions import SentMessage, mark_sent
 from herald.domain.carrier import Receipt, Submission
+from herald.domain.inbound import InboundMessage
 from herald.domain.status import MessageStatus
 from herald.runtime import Runtime
 from herald.store import dispatch as store_dispatch
@@ -25,9 +26,12 @@ def _logged_by_a_dead_run(h: Harness, sid: str) -> None:
     async def lost(_receipt: Receipt) -> None:
         return None
 
+    async def no_inbound(_message: InboundMessage) -> str:
+        raise AssertionError("no inbound message expected")
+
     async def submit() -> None:
         dead = CarrierSimulator(h.runtime.db, h.clock, latency="instant")
-        await dead.start(lost)
+        await dead.start(lost, no_inbound)
         [result] = await dead.submit(
             [
                 Submission(

@@ -90,9 +90,8 @@ def test_inbound_webhook_twiml_reply_and_callbacks(herald: Herald, receiver: Rec
 
 def test_fallback_url_on_invalid_twiml_with_an_alert(herald: Herald, receiver: Receiver) -> None:
     receiver.route("/bad", Reply(headers=XML, body=b"<Nope>not twiml"))
-    receiver.route(
-        "/fallback", Reply(headers=XML, body=b"<Response><Message>From fallback</Message></Response>")
-    )
+    fallback_twiml = b"<Response><Message>From fallback</Message></Response>"
+    receiver.route("/fallback", Reply(headers=XML, body=fallback_twiml))
     s = Setup(herald, sms_url=f"{receiver.url}/bad", sms_fallback_url=f"{receiver.url}/fallback")
     phone = handset()
     assert s.text(phone, "hi").status_code == 201
