@@ -82,6 +82,16 @@ VALID_FORMS: dict[str, dict[str, str]] = {
     "/Preview": {"To": TO, "Body": "hi", "MediaUrl": "https://e.com/a.png", "SmartEncoded": "1"},
     "/AuthTokens/Secondary": {"SuppressEmailNotification": "true"},
     "/AuthTokens/Promote": {"SuppressEmailNotification": "true"},
+    "/Simulator/Inbound": {
+        "From": "+12125550100", "To": SENDER, "Body": "STOP", "CarrierMessageId": "c1",
+        "MediaUrl": "https://e.com/a.png",
+    },
+    "/OptOut": {
+        "Enabled": "true", "OptOutKeywords": "STOP,ARRET", "HelpReply": "Help!",
+        "Languages": '[{"language": "es", "help_keywords": ["AYUDA"]}]',
+        "Countries": '[{"country": "MX", "opt_out_reply": "Baja"}]',
+    },
+    "/OptOuts/Import": {"phone_number": TO},
 }  # fmt: skip
 
 # Every parameter name Herald reads, and some it does not.
