@@ -7,6 +7,7 @@ message: handing the same id over again stores nothing new (a carrier's redelive
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -36,6 +37,8 @@ async def inbound(request: Request) -> Response:
         form.get_all("MediaUrl"),
         form.get("CarrierMessageId") or runtime.new_secret(),
     )
+    # The simulated carrier keeps each account's ids apart, as one connection's would be.
+    message = replace(message, carrier_id=f"{account.sid}/{message.carrier_id}")
     received = await runtime.simulate_inbound(message, account.sid)
     return json(render.message(received.message), 201)
 

@@ -185,7 +185,7 @@ class InboundDelivery:
                 error_code=exchange.failures[-1].code
                 if exchange.failures and not exchange.answered
                 else None,
-                answered_by=exchange.answered_by,
+                answered_by=(exchange.answered_by or "")[:1024] or None,
                 twiml=exchange.twiml,
             ),
             now,

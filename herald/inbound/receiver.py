@@ -9,11 +9,13 @@ sender's queue and webhook delivery is woken.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from herald.clock import Clock
 from herald.domain import errors, ledger, optout
@@ -78,9 +80,11 @@ class InboundReceiver:
 
     async def receive(self, message: InboundMessage, *, account_sid: str | None = None) -> Received:
         """Store `message` and all it causes; `account_sid`, when given, must own `To`."""
-        received, confirmation = await self._db.write(
-            lambda conn: self._write(conn, message, account_sid)
-        )
+        write = functools.partial(self._write, inbound=message, account_sid=account_sid)
+        try:
+            received, confirmation = await self._db.write(write)
+        except IntegrityError:  # the same hand-over, stored meanwhile by another node
+            received, confirmation = await self._db.write(write)
         if received.created:
             self._metrics.inbound.inc()
             if confirmation is not None:
@@ -113,8 +117,11 @@ class InboundReceiver:
         known = store.stored_as(conn, inbound.carrier, inbound.carrier_id)
         if known is not None:
             stored = message_store.get_message(conn, account_sid or _any(conn, known), known)
-            if stored is not None:
-                return Received(stored, False), None
+            if stored is None:  # another account's, or deleted since: not this caller's
+                raise errors.InvalidParameter(
+                    f"The carrier's message id {inbound.carrier_id!r} was already handed over"
+                )
+            return Received(stored, False), None
         from_place = place_of(inbound.from_number)
         receiver = store.receiver_of(conn, inbound.to_number, from_place.country)
         if receiver is None or (account_sid is not None and receiver.account_sid != account_sid):

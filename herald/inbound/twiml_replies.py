@@ -18,6 +18,7 @@ from herald.domain.numbers import (
     is_short_code,
     parse_number,
 )
+from herald.domain.outbound import MAX_MEDIA_URL, MAX_URL, is_http_url
 from herald.domain.reply_guard import ReplyGuard
 from herald.inbound.replies import Conversation, NewSid, Reply, alert, reply_message
 from herald.store import messages as message_store
@@ -25,7 +26,8 @@ from herald.store import opt_outs
 from herald.store import senders as sender_store
 
 MAX_BODY = 1600
-INVALID_TO, INVALID_FROM, INVALID_BODY = 14101, 14102, 14103
+INVALID_TO, INVALID_FROM, INVALID_BODY, INVALID_ACTION = 14101, 14102, 14103, 14105
+INVALID_MEDIA = 21620  # Invalid media URL(s)
 
 
 def build_replies(
@@ -46,15 +48,31 @@ def build_replies(
     for item in wanted:
         to = _recipient(item.to, chat)
         if to is None:
-            warn(INVALID_TO, f"<Message to={item.to!r}> is not a phone number Herald can reach")
+            warn(
+                INVALID_TO, f"<Message to={_shown(item.to)}> is not a phone number Herald can reach"
+            )
             continue
         sender = _sender(conn, item.from_, chat, to)
         if sender is None:
-            warn(INVALID_FROM, f"<Message from={item.from_!r}> is not a sender of this account")
+            warn(
+                INVALID_FROM, f"<Message from={_shown(item.from_)}> is not a sender of this account"
+            )
             continue
         if len(item.body) > MAX_BODY:
             warn(INVALID_BODY, f"a <Message> body of {len(item.body)} characters (at most 1600)")
             continue
+        if any(not is_http_url(url, max_length=MAX_MEDIA_URL) for url in item.media):
+            warn(
+                INVALID_MEDIA, "a <Media> URL that is not an http(s) URL of at most 2048 characters"
+            )
+            continue
+        action = item.action
+        if action is not None and not is_http_url(action, max_length=MAX_URL):
+            warn(
+                INVALID_ACTION,
+                "a <Message action> that is not an http(s) URL of at most 1024 characters",
+            )
+            action = None
         address, sender_sid = sender
         outgoing = opt_outs.Outgoing(
             sid="", account_sid=chat.account_sid, to_number=to,
@@ -71,7 +89,7 @@ def build_replies(
             sender_sid=sender_sid,
             body=item.body,
             media=item.media if failed is None else (),
-            status_callback=item.action,
+            status_callback=action,
             failed_with=failed,
         )
         message, media = reply_message(
@@ -81,6 +99,10 @@ def build_replies(
         message_store.insert_message(conn, message, media)
         made.append(message)
     return made, alerts
+
+
+def _shown(value: str | None) -> str:
+    return repr(value if value is None or len(value) <= 64 else value[:64] + "…")
 
 
 def _recipient(to: str | None, chat: Conversation) -> str | None:

@@ -14,7 +14,7 @@ carrier_inbound = Table(
     "carrier_inbound",
     metadata,
     Column("carrier", String(64), primary_key=True),
-    Column("carrier_id", String(128), primary_key=True),
+    Column("carrier_id", String(200), primary_key=True),
     Column("message_sid", Sid, nullable=False),
     Column("date_created", Micros, nullable=False),
 )

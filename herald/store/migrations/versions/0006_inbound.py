@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "carrier_inbound",
         sa.Column("carrier", sa.String(length=64), nullable=False),
-        sa.Column("carrier_id", sa.String(length=128), nullable=False),
+        sa.Column("carrier_id", sa.String(length=200), nullable=False),
         sa.Column("message_sid", sa.String(length=34), nullable=False),
         sa.Column("date_created", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("carrier", "carrier_id", name=op.f("pk_carrier_inbound")),
