@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
@@ -46,6 +47,13 @@ class Setup:
             f"{self.herald.base_url}/herald/v1/Simulator/Inbound",
             data={"From": from_, "To": self.number, "Body": body, **extra},
             auth=(self.account.sid, self.account.auth_token),  # type: ignore[attr-defined]
+        )
+
+    def submitted_to(self, to: str) -> list[str]:
+        """The messages the simulated carrier received for `to`, from its own log."""
+        query = text("SELECT DISTINCT message_sid FROM simulator_submissions WHERE recipient = :to")
+        return self.herald.runtime.db.run(
+            lambda conn: [sid for (sid,) in conn.execute(query, {"to": to})]
         )
 
     def outbound_to(self, to: str) -> list[Any]:
@@ -130,6 +138,7 @@ def test_stop_blocks_sends_then_start_allows_them(herald: Herald, receiver: Rece
     with pytest.raises(TwilioRestException) as refused:
         s.client.messages.create(to=phone, from_=s.number, body="sale!")
     assert (refused.value.status, refused.value.code) == (400, 21610)
+    assert s.submitted_to(phone) == [confirmation.sid]  # nothing else reached the carrier
     since = (datetime.now(UTC) - timedelta(days=396)).replace(microsecond=0)
     stops = s.client.messages.list(to=s.number, date_sent_after=since)
     assert [(m.from_, m.body, m.direction) for m in stops] == [(phone, " Stop ", "inbound")]
