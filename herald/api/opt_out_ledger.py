@@ -248,10 +248,11 @@ async def import_(request: Request) -> Response:
         return entries
 
     entries = await runtime.db.write(write)
+    distinct = {(e.recipient, e.scope): e for e in entries}.values()  # a number twice is once
     scopes: dict[str, int] = {}
-    for entry in entries:
+    for entry in distinct:
         scopes[entry.scope.kind.value] = scopes.get(entry.scope.kind.value, 0) + 1
-    return json({"imported": len(entries), "by_scope": scopes}, 201)
+    return json({"imported": len(distinct), "by_scope": scopes}, 201)
 
 
 def routes() -> list[Route]:
