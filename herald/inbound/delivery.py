@@ -29,7 +29,6 @@ from herald.inbound.twiml_replies import build_replies
 from herald.intake import Intake
 from herald.metrics import Metrics
 from herald.store import inbound as store
-from herald.store import messages as message_store
 from herald.store import routing as routing_store
 from herald.store.db import Database
 from herald.webhooks.inbound_call import Exchange, InboundCaller
@@ -137,7 +136,7 @@ class InboundDelivery:
     def _record(
         self, conn: Connection, job: InboundWebhook, exchange: Exchange, now: int
     ) -> list[Message]:
-        inbound = message_store.get_message(conn, job.account_sid, job.message_sid)
+        inbound = store.reply_context(conn, job.account_sid, job.message_sid)
         if inbound is None:  # deleted meanwhile: nothing to answer, nothing to retry
             store.record(
                 conn, store.Outcome(job_id=job.id, state=store.DONE, next_attempt_at=now), now
@@ -152,12 +151,17 @@ class InboundDelivery:
         )
         alerts = [
             alert(
-                chat, self._new_sid, now, f.code, f"{f.url}: {f.detail}", resource_sid=inbound.sid
+                chat,
+                self._new_sid,
+                now,
+                f.code,
+                f"{f.url}: {f.detail}",
+                resource_sid=job.message_sid,
             )
             for f in exchange.failures
         ]
         alerts += [
-            alert(chat, self._new_sid, now, code, "TwiML warning", resource_sid=inbound.sid,
+            alert(chat, self._new_sid, now, code, "TwiML warning", resource_sid=job.message_sid,
                   level="warning")
             for code in sorted(set(exchange.warnings))
         ]  # fmt: skip

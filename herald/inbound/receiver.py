@@ -4,7 +4,9 @@ One write stores everything the message causes, so that a crash loses nothing an
 repeated hand-over (the carrier's id already known) changes nothing: the message, its
 media, the carrier's id, the opt-out ledger's change and its confirmation, the Sticky
 Sender mapping, and the webhook owed. After the commit the confirmation joins its
-sender's queue and webhook delivery is woken.
+sender's queue and webhook delivery is woken. The simulator's endpoint answers with the
+message it just handed over: the receiver keeps the last ones it stored for that, rather
+than read each back.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from herald.clock import Clock
 from herald.domain import errors, ledger, optout
 from herald.domain.encoding import encode_body
-from herald.domain.inbound import InboundMessage, inbound_price, place_of, webhook_params
+from herald.domain.inbound import InboundMessage, inbound_price, webhook_params
 from herald.domain.inbound import webhook_target as choose_target
 from herald.domain.message import Media, Message
+from herald.domain.numbers import NumberError, parse_number
 from herald.domain.queued import queued_message
 from herald.domain.senders import SenderKind
 from herald.domain.sids import Prefix
@@ -39,6 +42,8 @@ from herald.store.db import Database
 from herald.store.inbound import Receiver
 
 log = logging.getLogger("herald.inbound")
+
+KEPT = 1024  # messages just stored, kept for `received` (a carrier's hand-overs never ask)
 
 
 class UnknownRecipient(errors.TwilioError):
@@ -73,6 +78,7 @@ class InboundReceiver:
         self._intake = intake  # read at each use: the runtime swaps in the dispatcher's
         self._on_webhooks = on_webhooks
         self._metrics = metrics
+        self._kept: dict[str, Message] = {}  # by SID, oldest first
 
     async def handle(self, message: InboundMessage) -> str:
         """The `Transport`'s inbound handler: the stored message's SID."""
@@ -82,19 +88,21 @@ class InboundReceiver:
         """Store `message` and all it causes; `account_sid`, when given, must own `To`."""
         write = functools.partial(self._write, inbound=message, account_sid=account_sid)
         try:
-            received, confirmation = await self._db.write(write)
+            received, confirmation, owed = await self._db.write(write)
         except IntegrityError:  # the same hand-over, stored meanwhile by another node
-            received, confirmation = await self._db.write(write)
+            received, confirmation, owed = await self._db.write(write)
+        self._keep(received.message)
         if received.created:
             self._metrics.inbound.inc()
             if confirmation is not None:
                 self._intake().announce(queued_message(confirmation))
-            self._on_webhooks()
+            if owed:
+                self._on_webhooks()
         return received
 
     async def check_owner(self, message: InboundMessage, account_sid: str) -> None:
         """Refuse (404) a message to a number that is not `account_sid`'s."""
-        country = place_of(message.from_number).country
+        country = _country_of(message.from_number)
 
         def read(conn: Connection) -> None:
             receiver = store.receiver_of(conn, message.to_number, country)
@@ -104,15 +112,25 @@ class InboundReceiver:
         await self._db.read(read)
 
     async def received(self, sid: str, account_sid: str) -> Received:
-        """The message a transport's hand-over stored."""
+        """The message a transport's hand-over stored: as `receive` committed or found it
+        (kept), else read from the database."""
+        kept = self._kept.pop(sid, None)
+        if kept is not None and kept.account_sid == account_sid:
+            return Received(kept, True)
         found = await self._db.read(lambda conn: message_store.get_message(conn, account_sid, sid))
         if found is None:
             raise errors.NotFound(f"The requested resource {sid} was not found")
         return Received(found, True)
 
+    def _keep(self, message: Message) -> None:
+        if len(self._kept) >= KEPT:
+            del self._kept[next(iter(self._kept))]
+        self._kept[message.sid] = message
+
     def _write(
         self, conn: Connection, inbound: InboundMessage, account_sid: str | None
-    ) -> tuple[Received, Message | None]:
+    ) -> tuple[Received, Message | None, bool]:
+        """The message (and whether it is new), its confirmation, whether a webhook is owed."""
         now = self._clock.now_us()
         known = store.stored_as(conn, inbound.carrier, inbound.carrier_id)
         if known is not None:
@@ -121,9 +139,9 @@ class InboundReceiver:
                 raise errors.InvalidParameter(
                     f"The carrier's message id {inbound.carrier_id!r} was already handed over"
                 )
-            return Received(stored, False), None
-        from_place = place_of(inbound.from_number)
-        receiver = store.receiver_of(conn, inbound.to_number, from_place.country)
+            return Received(stored, False), None, False
+        from_country = _country_of(inbound.from_number)
+        receiver = store.receiver_of(conn, inbound.to_number, from_country)
         if receiver is None or (account_sid is not None and receiver.account_sid != account_sid):
             raise _unknown(inbound)
         service = (
@@ -137,7 +155,7 @@ class InboundReceiver:
         match = optout.classify(
             inbound.body,
             config,
-            country=from_place.country or None,
+            country=from_country or None,
             toll_free=receiver.kind is SenderKind.TOLL_FREE,
             opted_out=was_out,
         )
@@ -162,7 +180,7 @@ class InboundReceiver:
         if match is not None:
             self._apply(conn, receiver, inbound, message, match, scope, confirmation, now)
         if service is not None and service.sticky_sender:
-            routing_store.save_mappings(conn, service.sid, {inbound.from_number: receiver.sid}, now)
+            _map_texter(conn, service.sid, inbound.from_number, receiver.sid, now)
         target = choose_target(receiver.webhook, service)
         if target is not None:
             params = webhook_params(
@@ -181,7 +199,7 @@ class InboundReceiver:
                 params=params,
                 now=now,
             )
-        return Received(message, True), confirmation
+        return Received(message, True), confirmation, target is not None
 
     def _apply(
         self,
@@ -271,6 +289,23 @@ def conversation_of(receiver: Receiver, their_address: str) -> Conversation:
         our_sid=receiver.sid,
         their_address=their_address,
     )
+
+
+def _map_texter(conn: Connection, service_sid: str, texter: str, sender_sid: str, now: int) -> None:
+    """The service answers the texter from the number they texted (Sticky Sender), unless
+    their mapping was pinned by hand: a pin moves only when its sender is ineligible."""
+    mapped = routing_store.sticky_for(conn, service_sid, [texter]).get(texter)
+    if mapped is None or not mapped.pinned:
+        routing_store.save_mappings(conn, service_sid, {texter: sender_sid}, now)
+
+
+def _country_of(address: str) -> str:
+    """`place_of(address).country`, without the geocoder's city (only the webhook's form
+    needs that)."""
+    try:
+        return parse_number(address).country
+    except NumberError:
+        return ""
 
 
 def _unknown(inbound: InboundMessage) -> UnknownRecipient:

@@ -2,7 +2,9 @@
 
 Webhooks are claimed like status callbacks: leased to one node (`leased_by` until
 `lease_expires_at`), so a node that dies leaves them for another once the lease runs out;
-on SQLite, the only node releases its old leases at start.
+on SQLite, the only node releases its old leases at start. The statements every inbound
+message runs are `RawStatement`s (compiled once: Core's per-call cost was most of the
+receive path).
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, insert, null, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, null, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from herald.domain.inbound import InboundWebhook, WebhookTarget
 from herald.domain.senders import SenderKind, SmsWebhook
 from herald.store.inbound_schema import carrier_inbound, inbound_webhooks
-from herald.store.schema import accounts, incoming_numbers, service_senders, short_codes
+from herald.store.raw import RawStatement
+from herald.store.schema import accounts, incoming_numbers, messages, service_senders, short_codes
 
 w = inbound_webhooks.c
+n, sc, ci = incoming_numbers.c, short_codes.c, carrier_inbound.c
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 
@@ -38,57 +43,121 @@ class Receiver:
     service_sid: str | None
 
 
-def _webhook(row: Any) -> SmsWebhook:
-    return SmsWebhook(
-        sms_url=row.sms_url, sms_method=row.sms_method,
-        sms_fallback_url=row.sms_fallback_url, sms_fallback_method=row.sms_fallback_method,
+# sid, account_sid, address, country, the four SmsWebhook fields, the service (or None),
+# and for a number its type.
+_NUMBER = RawStatement(
+    select(
+        n.sid, n.account_sid, n.phone_number, n.country, n.sms_url, n.sms_method,
+        n.sms_fallback_url, n.sms_fallback_method, service_senders.c.service_sid, n.number_type,
+    )
+    .outerjoin(service_senders, service_senders.c.sid == n.sid)
+    .where(n.phone_number == bindparam("to"))
+)  # fmt: skip
+_SHORT_CODE = RawStatement(
+    select(
+        sc.sid, sc.account_sid, sc.short_code, sc.country, sc.sms_url, sc.sms_method,
+        sc.sms_fallback_url, sc.sms_fallback_method, service_senders.c.service_sid,
+    )
+    .outerjoin(service_senders, service_senders.c.sid == sc.sid)
+    .where(sc.short_code == bindparam("to"), sc.country == bindparam("country"))
+)  # fmt: skip
+_STORED_AS = RawStatement(
+    select(ci.message_sid).where(
+        ci.carrier == bindparam("carrier"), ci.carrier_id == bindparam("carrier_id")
+    )
+)
+_REMEMBER = RawStatement(
+    insert(carrier_inbound).values({c.name: bindparam(c.name) for c in carrier_inbound.c})
+)
+_OWE_WEBHOOK = RawStatement(
+    insert(inbound_webhooks).values(
+        {
+            name: bindparam(name)
+            for name in ("account_sid", "message_sid", "token", "url", "method", "fallback_url",
+                         "fallback_method", "params", "next_attempt_at", "date_created",
+                         "date_updated")
+        }
+        | {"state": PENDING, "attempts": 0}
+    )
+)  # fmt: skip
+_RECORD = RawStatement(
+    update(inbound_webhooks)
+    .where(w.id == bindparam("job_id"), w.state == PENDING)
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("state", "next_attempt_at", "status_code", "error_code", "answered_by",
+                         "twiml", "date_updated")
+        }
+        | {"attempts": w.attempts + 1, "leased_by": null(), "lease_expires_at": null()}
+    )
+)  # fmt: skip
+_REPLY_CONTEXT = RawStatement(
+    select(
+        messages.c.messaging_service_sid, messages.c.to_number, messages.c.sender_sid,
+        messages.c.from_number,
+    ).where(messages.c.sid == bindparam("sid"), messages.c.account_sid == bindparam("account_sid"))
+)  # fmt: skip
+
+
+def _receiver(row: tuple[Any, ...], kind: SenderKind) -> Receiver:
+    sid, account_sid, address, country, url, method, fallback_url, fallback_method = row[:8]
+    return Receiver(
+        sid=sid, account_sid=account_sid, address=address, kind=kind, country=country,
+        webhook=SmsWebhook(
+            sms_url=url, sms_method=method,
+            sms_fallback_url=fallback_url, sms_fallback_method=fallback_method,
+        ),
+        service_sid=row[8],
     )  # fmt: skip
 
 
 def receiver_of(conn: Connection, to: str, from_country: str) -> Receiver | None:
     """The number `to` names, or the short code in the sender's country."""
-    n, sc = incoming_numbers.c, short_codes.c
-    row = conn.execute(
-        select(incoming_numbers, service_senders.c.service_sid)
-        .outerjoin(service_senders, service_senders.c.sid == n.sid)
-        .where(n.phone_number == to)
-    ).first()
-    if row is not None:
-        kind = SenderKind.TOLL_FREE if row.number_type == "toll-free" else SenderKind.LONG_CODE
-        return Receiver(
-            sid=row.sid, account_sid=row.account_sid, address=row.phone_number, kind=kind,
-            country=row.country, webhook=_webhook(row), service_sid=row.service_sid,
-        )  # fmt: skip
-    row = conn.execute(
-        select(short_codes, service_senders.c.service_sid)
-        .outerjoin(service_senders, service_senders.c.sid == sc.sid)
-        .where(sc.short_code == to, sc.country == from_country)
-    ).first()
-    if row is None:
-        return None
-    return Receiver(
-        sid=row.sid, account_sid=row.account_sid, address=row.short_code,
-        kind=SenderKind.SHORT_CODE, country=row.country, webhook=_webhook(row),
-        service_sid=row.service_sid,
-    )  # fmt: skip
+    rows = _NUMBER.fetch(conn, {"to": to})
+    if rows:
+        toll_free = rows[0][9] == "toll-free"
+        return _receiver(rows[0], SenderKind.TOLL_FREE if toll_free else SenderKind.LONG_CODE)
+    rows = _SHORT_CODE.fetch(conn, {"to": to, "country": from_country})
+    return _receiver(rows[0], SenderKind.SHORT_CODE) if rows else None
 
 
 def stored_as(conn: Connection, carrier: str, carrier_id: str) -> str | None:
     """The SID of the message a carrier already handed over with this id."""
-    row = conn.execute(
-        select(carrier_inbound.c.message_sid).where(
-            carrier_inbound.c.carrier == carrier, carrier_inbound.c.carrier_id == carrier_id
-        )
-    ).first()
-    return None if row is None else str(row[0])
+    rows = _STORED_AS.fetch(conn, {"carrier": carrier, "carrier_id": carrier_id})
+    return str(rows[0][0]) if rows else None
 
 
 def remember(conn: Connection, carrier: str, carrier_id: str, message_sid: str, now: int) -> None:
-    conn.execute(
-        insert(carrier_inbound).values(
-            carrier=carrier, carrier_id=carrier_id, message_sid=message_sid, date_created=now
-        )
-    )
+    """Raises `IntegrityError` when another node stored the same hand-over meanwhile."""
+    row = {"carrier": carrier, "carrier_id": carrier_id, "message_sid": message_sid,
+           "date_created": now}  # fmt: skip
+    try:
+        _REMEMBER.run_many(conn, [row])
+    except conn.dialect.loaded_dbapi.IntegrityError as exc:  # the driver's, as Core wraps it
+        raise IntegrityError("INSERT INTO carrier_inbound", row, exc) from exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyContext:
+    """What answering an inbound message needs of it (`InboundDelivery`)."""
+
+    messaging_service_sid: str | None
+    to_number: str
+    sender_sid: str | None
+    from_number: str | None
+
+
+def reply_context(conn: Connection, account_sid: str, message_sid: str) -> ReplyContext | None:
+    """The inbound message's service, numbers and sender; None once it is deleted."""
+    rows = _REPLY_CONTEXT.fetch(conn, {"sid": message_sid, "account_sid": account_sid})
+    if not rows:
+        return None
+    service_sid, to_number, sender_sid, from_number = rows[0]
+    return ReplyContext(
+        messaging_service_sid=service_sid, to_number=to_number, sender_sid=sender_sid,
+        from_number=from_number,
+    )  # fmt: skip
 
 
 def owe_webhook(
@@ -101,33 +170,56 @@ def owe_webhook(
     params: Sequence[tuple[str, str]],
     now: int,
 ) -> None:
-    conn.execute(
-        insert(inbound_webhooks).values(
-            account_sid=account_sid, message_sid=message_sid, token=token,
-            url=target.url, method=target.method,
-            fallback_url=target.fallback_url, fallback_method=target.fallback_method,
-            params=orjson.dumps([list(p) for p in params]).decode(),
-            state=PENDING, attempts=0, next_attempt_at=now,
-            date_created=now, date_updated=now,
-        )
-    )  # fmt: skip
+    row = {
+        "account_sid": account_sid, "message_sid": message_sid, "token": token,
+        "url": target.url, "method": target.method,
+        "fallback_url": target.fallback_url, "fallback_method": target.fallback_method,
+        "params": orjson.dumps([list(p) for p in params]).decode(),
+        "next_attempt_at": now, "date_created": now, "date_updated": now,
+    }  # fmt: skip
+    _OWE_WEBHOOK.run_many(conn, [row])
 
 
-def _job(row: Any) -> InboundWebhook:
+_JOB_COLUMNS = (
+    w.id, w.account_sid, w.message_sid, w.token, w.url, w.method, w.fallback_url,
+    w.fallback_method, w.params, w.attempts, accounts.c.auth_token,
+)  # fmt: skip
+_DUE = (
+    select(*_JOB_COLUMNS)
+    .join(accounts, accounts.c.sid == w.account_sid)
+    .where(
+        w.state == PENDING,
+        w.next_attempt_at <= bindparam("now"),
+        or_(w.leased_by.is_(None), w.lease_expires_at < bindparam("now")),
+    )
+    .order_by(w.next_attempt_at, w.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM = {
+    "sqlite": RawStatement(_DUE),
+    "postgresql": RawStatement(_DUE.with_for_update(of=inbound_webhooks, skip_locked=True)),
+}
+_LEASE = RawStatement(
+    update(inbound_webhooks)
+    .where(w.id == bindparam("job_id"))
+    .values(leased_by=bindparam("node"), lease_expires_at=bindparam("until"))
+)
+
+
+def _job(row: tuple[Any, ...]) -> InboundWebhook:
+    job_id, account_sid, message_sid, token, url, method, fallback_url, fallback_method = row[:8]
+    params, attempts, auth_token = row[8:]
     return InboundWebhook(
-        id=int(row.id),
-        account_sid=row.account_sid,
-        message_sid=row.message_sid,
-        token=row.token,
+        id=int(job_id),
+        account_sid=account_sid,
+        message_sid=message_sid,
+        token=token,
         target=WebhookTarget(
-            url=row.url,
-            method=row.method,
-            fallback_url=row.fallback_url,
-            fallback_method=row.fallback_method,
+            url=url, method=method, fallback_url=fallback_url, fallback_method=fallback_method
         ),
-        params=tuple((name, value) for name, value in orjson.loads(row.params)),
-        attempts=row.attempts,
-        auth_token=row.auth_token,
+        params=tuple((name, value) for name, value in orjson.loads(params)),
+        attempts=attempts,
+        auth_token=auth_token,
     )
 
 
@@ -135,24 +227,11 @@ def claim_due(
     conn: Connection, *, node: str, now: int, lease_us: int, limit: int
 ) -> list[InboundWebhook]:
     """Up to `limit` webhooks due now, leased to `node`, with their account's token."""
-    free = or_(w.leased_by.is_(None), w.lease_expires_at < now)
-    query = (
-        select(inbound_webhooks, accounts.c.auth_token)
-        .join(accounts, accounts.c.sid == w.account_sid)
-        .where(w.state == PENDING, w.next_attempt_at <= now, free)
-        .order_by(w.next_attempt_at, w.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=inbound_webhooks, skip_locked=True)
-    rows = conn.execute(query).all()
+    rows = _CLAIM[conn.dialect.name].fetch(conn, {"now": now, "limit": limit})
     if not rows:
         return []
-    conn.execute(
-        update(inbound_webhooks)
-        .where(w.id.in_([row.id for row in rows]))
-        .values(leased_by=node, lease_expires_at=now + lease_us)
-    )
+    until = now + lease_us
+    _LEASE.run_many(conn, [{"job_id": row[0], "node": node, "until": until} for row in rows])
     return [_job(row) for row in rows]
 
 
@@ -170,17 +249,13 @@ class Outcome:
 
 
 def record(conn: Connection, outcome: Outcome, now: int) -> None:
-    conn.execute(
-        update(inbound_webhooks)
-        .where(w.id == outcome.job_id, w.state == PENDING)
-        .values(
-            state=outcome.state, attempts=w.attempts + 1,
-            next_attempt_at=outcome.next_attempt_at,
-            status_code=outcome.status_code, error_code=outcome.error_code,
-            answered_by=outcome.answered_by, twiml=outcome.twiml,
-            leased_by=null(), lease_expires_at=null(), date_updated=now,
-        )
-    )  # fmt: skip
+    row = {
+        "job_id": outcome.job_id, "state": outcome.state,
+        "next_attempt_at": outcome.next_attempt_at,
+        "status_code": outcome.status_code, "error_code": outcome.error_code,
+        "answered_by": outcome.answered_by, "twiml": outcome.twiml, "date_updated": now,
+    }  # fmt: skip
+    _RECORD.run_many(conn, [row])
 
 
 def release_leases(conn: Connection, now: int) -> int:

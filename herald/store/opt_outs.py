@@ -1,7 +1,8 @@
 """The opt-out ledger and Advanced Opt-Out settings in the database.
 
 The send check reads a recipient's entries by (account, recipient), the unique key's
-prefix; lists page newest first by (date_created, sid).
+prefix; lists page newest first by (date_created, sid). The checks of one inbound message
+or one send are `RawStatement`s (compiled once).
 """
 
 from __future__ import annotations
@@ -11,16 +12,30 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from herald.domain.ledger import Block, OptOut, Scope, ScopeKind, Source, blocks
 from herald.domain.optout import AdvancedOptOut
 from herald.store.inbound_schema import opt_out_settings, opt_outs
 from herald.store.portable import in_chunks, insert_for
+from herald.store.raw import RawStatement
 from herald.store.schema import service_senders
 
 o = opt_outs.c
+_IS_OPTED_OUT = RawStatement(
+    select(o.sid).where(
+        o.account_sid == bindparam("account_sid"),
+        o.recipient == bindparam("recipient"),
+        o.scope_kind == bindparam("scope_kind"),
+        o.scope == bindparam("scope"),
+    )
+)
+_BLOCKS_OF_ONE = RawStatement(
+    select(o.scope_kind, o.scope, o.confirmation_sid).where(
+        o.account_sid == bindparam("account_sid"), o.recipient == bindparam("recipient")
+    )
+)
 
 
 def _opt_out(row: Any) -> OptOut:
@@ -93,15 +108,9 @@ def remove(conn: Connection, account_sid: str, recipient: str, scopes: Iterable[
 
 
 def is_opted_out(conn: Connection, account_sid: str, recipient: str, scope: Scope) -> bool:
-    row = conn.execute(
-        select(o.sid).where(
-            o.account_sid == account_sid,
-            o.recipient == recipient,
-            o.scope_kind == scope.kind.value,
-            o.scope == scope.value,
-        )
-    ).first()
-    return row is not None
+    params = {"account_sid": account_sid, "recipient": recipient,
+              "scope_kind": scope.kind.value, "scope": scope.value}  # fmt: skip
+    return bool(_IS_OPTED_OUT.fetch(conn, params))
 
 
 def blocks_for(
@@ -110,6 +119,15 @@ def blocks_for(
     """The ledger entries of each (account, recipient) that has any."""
     wanted = sorted(set(pairs))
     found: dict[tuple[str, str], list[Block]] = {}
+    if len(wanted) == 1:  # one send's check (the API's create, a reply)
+        account, recipient = wanted[0]
+        entries = _BLOCKS_OF_ONE.fetch(conn, {"account_sid": account, "recipient": recipient})
+        if entries:
+            found[account, recipient] = [
+                Block(Scope(kind=ScopeKind(kind), value=scope), confirmation)
+                for kind, scope, confirmation in entries
+            ]
+        return found
     for chunk in in_chunks(wanted):
         rows = conn.execute(
             select(o.account_sid, o.recipient, o.scope_kind, o.scope, o.confirmation_sid).where(
