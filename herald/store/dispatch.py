@@ -184,7 +184,8 @@ _TO_SENT = RawStatement(
         status=_literal(MessageStatus.SENT),
         date_sent=bindparam("b_now"),
         date_updated=bindparam("b_now"),
-        price=bindparam("b_price"),
+        # A price set when the message was made stands: keyword replies are free (§11.1).
+        price=func.coalesce(m.price, bindparam("b_price")),
         price_unit=bindparam("b_price_unit"),
         carrier=bindparam("b_carrier"),
     )

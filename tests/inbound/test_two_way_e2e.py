@@ -134,7 +134,8 @@ def test_stop_blocks_sends_then_start_allows_them(herald: Herald, receiver: Rece
     assert s.text(phone, " Stop ").status_code == 201
     confirmation = eventually(lambda: _only(s.outbound_to(phone)))
     assert confirmation.body.startswith("You have successfully been unsubscribed")
-    eventually(lambda: _status(s, confirmation.sid, "delivered"))
+    delivered = eventually(lambda: _status(s, confirmation.sid, "delivered"))
+    assert delivered.price == "0.00000"  # keyword replies are free
     with pytest.raises(TwilioRestException) as refused:
         s.client.messages.create(to=phone, from_=s.number, body="sale!")
     assert (refused.value.status, refused.value.code) == (400, 21610)
