@@ -12,12 +12,14 @@ from sqlalchemy import select
 
 from herald.dispatch.transitions import SentMessage, finish, finish_many, mark_sending, mark_sent
 from herald.domain.delivery_errors import delivery_error_message
+from herald.domain.ledger import ACCOUNT_SCOPE, OptOut, Source
 from herald.domain.queued import QueuedMessage, StatusChange
 from herald.domain.status import MessageStatus
 from herald.provisioning import create_account
 from herald.runtime import Runtime
 from herald.store import dispatch as dispatch_store
 from herald.store import messages as message_store
+from herald.store import opt_outs
 from herald.store.outbox import OutboxSink
 from herald.store.schema import callbacks, messages
 from tests.dispatch.test_dispatcher import SECOND, START
@@ -77,11 +79,32 @@ def owed(runtime: Runtime) -> list[tuple[str, int, dict[str, str]]]:
 
 def test_mark_sending_moves_only_messages_still_queued(runtime: Runtime) -> None:
     rows = stored(runtime, S.QUEUED, S.SENDING, S.FAILED, S.QUEUED)
-    assert runtime.db.run(mark_sending(rows, NOW)) == [True, False, False, True]
+    assert runtime.db.run(mark_sending(rows, NOW, OutboxSink())) == [True, False, False, True]
     assert column(runtime, "status", rows) == ["sending", "sending", "failed", "sending"]
     assert column(runtime, "date_updated", rows) == [NOW, START + 1, START + 2, NOW]
-    assert runtime.db.run(mark_sending(rows[:1], NOW + 1)) == [False]  # a second pass: no
+    assert runtime.db.run(mark_sending(rows[:1], NOW + 1, OutboxSink())) == [
+        False
+    ]  # a second pass: no
     assert owed(runtime) == []  # `sending` owes no callback
+
+
+def test_mark_sending_fails_a_recipient_who_opted_out_since_with_21610(runtime: Runtime) -> None:
+    """The last gate before the carrier: the ledger is read in the intent's own write."""
+    rows = stored(runtime, S.QUEUED, S.QUEUED)
+    rows[1] = replace(rows[1], to_number="+14155550112")  # another recipient
+    entry = OptOut(
+        sid="OO" + "0" * 32, account_sid=rows[0].account_sid, recipient=rows[0].to_number,
+        scope=ACCOUNT_SCOPE, source=Source.IMPORT, keyword=None, sender=None,
+        messaging_service_sid=None, message_sid=None, confirmation_sid=None,
+        date_created=START, date_updated=START,
+    )  # fmt: skip
+    runtime.db.run(lambda c: opt_outs.record(c, [entry]))
+    assert runtime.db.run(mark_sending(rows, NOW, OutboxSink())) == [None, True]
+    assert column(runtime, "status", rows) == ["failed", "sending"]
+    assert column(runtime, "error_code", rows) == [21610, None]
+    assert [(sid, form["MessageStatus"], form["ErrorCode"]) for sid, _, form in owed(runtime)] == [
+        (rows[0].sid, "failed", "21610")
+    ]
 
 
 def test_mark_sent_owes_a_sent_callback_only_for_the_rows_it_moved(runtime: Runtime) -> None:
@@ -154,7 +177,7 @@ def test_finish_is_finish_many_for_one_and_a_lost_race_owes_nothing(runtime: Run
 def test_callbacks_are_numbered_in_the_order_the_changes_were_made(runtime: Runtime) -> None:
     [row] = stored(runtime, S.QUEUED)
     sink = OutboxSink()
-    [marked] = runtime.db.run(mark_sending([row], NOW))
+    [marked] = runtime.db.run(mark_sending([row], NOW, sink))
     assert marked
     runtime.db.run(
         mark_sent([SentMessage(row=row, price=None, price_unit="USD", carrier=None)], NOW, sink)
