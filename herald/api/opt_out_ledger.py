@@ -187,6 +187,14 @@ def _rows(content_type: str, body: bytes) -> list[dict[str, str]]:
     return rows
 
 
+def _without_nul(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows, unless one holds a NUL character, which no database stores in text."""
+    for n, row in enumerate(rows, 1):
+        if any("\x00" in text for item in row.items() for text in item):
+            raise errors.InvalidParameter(f"Row {n} contains a NUL character")
+    return rows
+
+
 def _recipient(raw: str, row: int) -> str:
     raw = raw.strip()
     try:
@@ -237,7 +245,9 @@ def _entry(
 async def import_(request: Request) -> Response:
     account = await account_of(request)
     runtime = runtime_of(request)
-    rows = _rows(request.headers.get("content-type", "").lower(), await request.body())
+    rows = _without_nul(
+        _rows(request.headers.get("content-type", "").lower(), await request.body())
+    )
     if len(rows) > MAX_IMPORT:
         raise errors.InvalidParameter(f"At most {MAX_IMPORT} rows in one import")
     now = runtime.clock.now_us()

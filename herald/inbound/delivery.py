@@ -155,7 +155,7 @@ class InboundDelivery:
                 self._new_sid,
                 now,
                 f.code,
-                f"{f.url}: {f.detail}",
+                f"{f.url}: {f.detail}".replace("\x00", "\ufffd"),
                 resource_sid=job.message_sid,
             )
             for f in exchange.failures

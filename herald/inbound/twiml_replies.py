@@ -58,13 +58,9 @@ def build_replies(
                 INVALID_FROM, f"<Message from={_shown(item.from_)}> is not a sender of this account"
             )
             continue
-        if len(item.body) > MAX_BODY:
-            warn(INVALID_BODY, f"a <Message> body of {len(item.body)} characters (at most 1600)")
-            continue
-        if any(not is_http_url(url, max_length=MAX_MEDIA_URL) for url in item.media):
-            warn(
-                INVALID_MEDIA, "a <Media> URL that is not an http(s) URL of at most 2048 characters"
-            )
+        refused = _unsendable(item)
+        if refused is not None:
+            warn(*refused)
             continue
         action = item.action
         if action is not None and not is_http_url(action, max_length=MAX_URL):
@@ -99,6 +95,17 @@ def build_replies(
         message_store.insert_message(conn, message, media)
         made.append(message)
     return made, alerts
+
+
+def _unsendable(item: twiml.ReplyMessage) -> tuple[int, str] | None:
+    """Why a `<Message>` cannot be a message, if it cannot: an alert's code and text."""
+    if "\x00" in item.body:
+        return INVALID_BODY, "a <Message> body with a NUL character"
+    if len(item.body) > MAX_BODY:
+        return INVALID_BODY, f"a <Message> body of {len(item.body)} characters (at most 1600)"
+    if any(not is_http_url(url, max_length=MAX_MEDIA_URL) for url in item.media):
+        return INVALID_MEDIA, "a <Media> URL that is not an http(s) URL of at most 2048 characters"
+    return None
 
 
 def _shown(value: str | None) -> str:

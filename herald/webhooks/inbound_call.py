@@ -122,7 +122,7 @@ class InboundCaller:
                 ) from None
             exchange.messages.extend(document.messages)
             exchange.warnings.extend(document.warnings)
-            exchange.twiml = body.decode("utf-8", "replace")
+            exchange.twiml = body.decode("utf-8", "replace").replace("\x00", "\ufffd")
             if document.redirect is None:
                 exchange.answered_by = url
                 return

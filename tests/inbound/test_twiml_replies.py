@@ -96,3 +96,15 @@ def test_the_reply_loop_guard_fails_the_31st_reply_within_30_seconds(
     made = eventually(lambda: len(replies(s)) == 31 and replies(s))
     failed = [m for m in made if m.status == "failed"]
     assert [(m.error_code, m.to) for m in failed] == [(14107, phone)]
+
+
+def test_a_nul_in_a_plain_text_reply_is_an_alert_not_a_stuck_webhook(
+    herald: Herald, receiver: Receiver
+) -> None:
+    plain = (("Content-Type", "text/plain"),)
+    receiver.route("/sms", Reply(headers=plain, body=b"bad\x00reply"))
+    s = Setup(herald, sms_url=f"{receiver.url}/sms")
+    s.text(handset(), "hi")
+    eventually(lambda: alerts(s) == [14103])
+    assert replies(s) == []
+    assert receiver.count == 1  # answered, recorded: not called again
