@@ -21,23 +21,24 @@ class Message:
     encoding: str
     num_segments: int
     num_media: int
-    error_code: int | None
-    error_message: str | None
-    price: str | None
-    price_unit: str | None
-    status_callback: str | None
-    application_sid: str | None
-    validity_period: int | None
-    smart_encoded: bool | None
-    provide_feedback: bool
-    attempt: int | None
-    max_price: str | None
-    tags: dict[str, str] | None
-    send_at: int | None
+    # What a message the API did not create (inbound, replies) mostly leaves unset.
+    error_code: int | None = None
+    error_message: str | None = None
+    price: str | None = None
+    price_unit: str | None = "USD"
+    status_callback: str | None = None
+    application_sid: str | None = None
+    validity_period: int | None = None
+    smart_encoded: bool | None = None
+    provide_feedback: bool = False
+    attempt: int | None = None
+    max_price: str | None = None
+    tags: dict[str, str] | None = None
+    send_at: int | None = None
     feedback_outcome: str | None = None
     feedback_date: int | None = None
     carrier: str | None = None
-    date_sent: int | None
+    date_sent: int | None = None
     date_created: int
     date_updated: int
 
