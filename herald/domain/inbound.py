@@ -75,10 +75,28 @@ class Place:
     zip: str = ""
 
 
-@functools.lru_cache(maxsize=4096)
+_NANP_PREFIX = 8  # "+1" and NPA-NXX: the finest unit the geocoder tells apart in +1
+MAX_PREFIXES = 200_000  # far beyond the NPA-NXX codes in use
+_by_prefix: dict[str, Place] = {}
+
+
 def place_of(address: str) -> Place:
     """What can be told of where a number is: the country, and for NANP numbers the state
-    (its area code) and the city (libphonenumber's geocoder). ZIP codes are not known."""
+    (its area code) and the city (libphonenumber's geocoder). ZIP codes are not known.
+    +1 numbers are answered per NPA-NXX, so texters of one exchange share one lookup."""
+    if len(address) == 12 and address.startswith("+1") and address[1:].isdigit():
+        prefix = address[:_NANP_PREFIX]
+        found = _by_prefix.get(prefix)
+        if found is None:
+            if len(_by_prefix) >= MAX_PREFIXES:
+                _by_prefix.clear()
+            found = _by_prefix[prefix] = _place(address)
+        return found
+    return _place(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _place(address: str) -> Place:
     try:
         number = parse_number(address)
     except NumberError:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from herald.domain import inbound
 from herald.domain.inbound import (
     InboundMedia,
     InboundMessage,
@@ -79,6 +82,17 @@ def test_what_is_known_of_where_a_number_is() -> None:
     assert place_of("+447400123456").state == ""
     assert place_of("+18005550100").state == ""  # toll-free: no state, no city
     assert place_of("not a number").country == ""
+
+
+def test_texters_of_one_exchange_share_one_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = place_of("+12125550100")
+    assert place_of("+12125550177") is first  # the same NPA-NXX: answered from the first
+    assert place_of("+12125560100") is not first
+    monkeypatch.setattr(inbound, "MAX_PREFIXES", 2)  # the table is bounded
+    for exchange in range(555, 560):
+        place_of(f"+1415{exchange}0100")
+    assert len(inbound._by_prefix) <= 2
+    assert place_of("+12125550100") == first
 
 
 def test_the_form_carries_twilios_parameters() -> None:
