@@ -7,7 +7,6 @@ import functools
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import geocoder
 
 from herald.domain.callbacks import API_VERSION
 from herald.domain.nanp_table import AREA_CODES
@@ -106,6 +105,10 @@ def _place(address: str) -> Place:
         state = AREA_CODES[number.area_code][1]
     city = ""
     if number.country_code == 1:
+        # Imported at the first need: the geocoder's tables cost about 100 MB of memory,
+        # which a node that never receives a message should not pay.
+        from phonenumbers import geocoder
+
         described = geocoder.description_for_number(phonenumbers.parse(number.e164), "en")
         city = described.rsplit(", ", 1)[0] if ", " in described else ""
     return Place(country=number.country, state=state, city=city)
