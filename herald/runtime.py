@@ -175,7 +175,6 @@ def _wire_dispatch(runtime: Runtime) -> None:
         new_sid=runtime.new_sid,
         intake=lambda: runtime.intake,
         metrics=runtime.metrics,
-        on_callbacks=delivery.wake,
         allow_private=settings.webhook_allow_private,
         max_attempts=settings.callback_max_attempts,
         backoff_s=settings.callback_backoff_s,

@@ -35,7 +35,7 @@ from herald.webhooks.inbound_call import Exchange, InboundCaller
 
 log = logging.getLogger("herald.inbound")
 
-LEASE_S = 120.0  # beyond a call's worst case (fallback and redirects, 15 s each)
+LEASE_S = 120.0  # beyond a call's worst case: two chains of CHAIN_S (inbound_call)
 
 
 class InboundDelivery:
@@ -48,7 +48,6 @@ class InboundDelivery:
         new_sid: NewSid,
         intake: Callable[[], Intake],
         metrics: Metrics,
-        on_callbacks: Callable[[], None],
         allow_private: bool,
         max_attempts: int = 8,
         backoff_s: float = 1.0,
@@ -63,7 +62,6 @@ class InboundDelivery:
         self._new_sid = new_sid
         self._intake = intake
         self._metrics = metrics
-        self._on_callbacks = on_callbacks
         self._allow_private = allow_private
         self._policy = RetryPolicy(max_attempts=max_attempts, backoff_s=backoff_s)
         self._concurrency = concurrency

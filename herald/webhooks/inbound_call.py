@@ -6,6 +6,7 @@ The answer is untrusted: read up to 64 KiB plus one byte (more is 11750), parsed
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ TIMEOUT = 11205
 MAX_REDIRECTS = 10
 CONNECT_TIMEOUT_S = 5.0
 TIMEOUT_S = 15.0  # Twilio's total for one request (§9.4)
+CHAIN_S = 45.0  # a URL and its redirects; the primary and the fallback stay within a lease
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,7 +85,7 @@ class InboundCaller:
         exchange = Exchange()
         target = job.target
         try:
-            await self._follow(exchange, job, target.url, target.method, job.params)
+            await self._chain(exchange, job, target.url, target.method, job.params)
             return exchange
         except _Failed as exc:
             exchange.failures.append(exc.failure)
@@ -94,12 +96,28 @@ class InboundCaller:
         first = exchange.failures[0]
         params = (*job.params, ("ErrorCode", str(first.code)), ("ErrorUrl", first.url))
         try:
-            await self._follow(exchange, job, target.fallback_url, target.fallback_method, params)
+            await self._chain(exchange, job, target.fallback_url, target.fallback_method, params)
         except _Failed as exc:
             exchange.failures.append(exc.failure)
             exchange.status_code = exc.status_code
             exchange.messages.clear()
         return exchange
+
+    async def _chain(
+        self,
+        exchange: Exchange,
+        job: InboundWebhook,
+        url: str,
+        method: str,
+        params: Sequence[tuple[str, str]],
+    ) -> None:
+        """`_follow` within `CHAIN_S`: a slow chain of redirects is a timeout (11205)."""
+        try:
+            async with asyncio.timeout(CHAIN_S):
+                await self._follow(exchange, job, url, method, params)
+        except TimeoutError:
+            detail = f"no answer within {CHAIN_S:g}s, redirects included"
+            raise _Failed(Failure(code=TIMEOUT, url=url, detail=detail, retry=True)) from None
 
     async def _follow(
         self,
