@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from herald.domain import twiml
 from herald.domain.inbound import InboundWebhook
 from herald.webhooks.http import AnswerTooLarge, HttpClient, WebhookFailure
-from herald.webhooks.signer import USER_AGENT, form_encode, sign, wire_url
+from herald.webhooks.signer import signed_request
 
 log = logging.getLogger("herald.webhooks")
 
@@ -152,23 +152,20 @@ class InboundCaller:
     async def _request(
         self, job: InboundWebhook, url: str, method: str, params: Sequence[tuple[str, str]]
     ) -> tuple[int, str | None, bytes]:
-        wire = wire_url(url)
-        form = form_encode(params)
-        method = method.upper()
-        if method == "GET":
-            wire += ("&" if "?" in wire else "?") + form
-            signature, body = sign(wire, (), job.auth_token), b""
-        else:
-            signature, body = sign(wire, params, job.auth_token), form.encode()
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "User-Agent": USER_AGENT,
-            "Accept": "text/xml, application/xml, text/html, text/plain",
-            "X-Twilio-Signature": signature,
-            "I-Twilio-Idempotency-Token": job.token,
-        }
+        request = signed_request(
+            method,
+            url,
+            params,
+            job.auth_token,
+            {
+                "Accept": "text/xml, application/xml, text/html, text/plain",
+                "I-Twilio-Idempotency-Token": job.token,
+            },
+        )
         try:
-            answer = await self._client.fetch(method, wire, headers, body)
+            answer = await self._client.fetch(
+                request.method, request.url, request.headers, request.body
+            )
         except AnswerTooLarge:
             raise _Failed(
                 Failure(code=11750, url=url, detail="the answer was over 64 KiB", retry=False)

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote_plus
@@ -104,22 +104,46 @@ def form_encode(params: Iterable[tuple[str, str]]) -> str:
     )
 
 
-def build_request(callback: Signable, auth_token: str) -> Request:
-    """The signed request for `callback` (§9.3: a GET's parameters are in its URL)."""
-    url = wire_url(callback.url)
-    form = form_encode(callback.params)
-    method = callback.method.upper()
+def signed_request(
+    method: str,
+    url: str,
+    params: Sequence[tuple[str, str]],
+    auth_token: str,
+    headers: dict[str, str],
+) -> Request:
+    """A form request to `url`, signed (§9.3: a GET's parameters are in its URL), with
+    Twilio's headers and `headers`."""
+    url = wire_url(url)
+    form = form_encode(params)
+    method = method.upper()
     if method == "GET":
         url += ("&" if "?" in url else "?") + form
         signature, body = sign(url, (), auth_token), b""
     else:
-        signature, body = sign(url, callback.params, auth_token), form.encode()
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "User-Agent": USER_AGENT,
-        "X-Twilio-Signature": signature,
-        "I-Twilio-Idempotency-Token": f"{callback.message_sid}-{callback.sequence}",
-        "X-Herald-Sequence": str(callback.sequence),
-        "X-Herald-Event-Time": event_time(callback.event_time),
-    }
-    return Request(method=method, url=url, headers=headers, body=body)
+        signature, body = sign(url, params, auth_token), form.encode()
+    return Request(
+        method=method,
+        url=url,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": USER_AGENT,
+            "X-Twilio-Signature": signature,
+            **headers,
+        },
+        body=body,
+    )
+
+
+def build_request(callback: Signable, auth_token: str) -> Request:
+    """The signed request for `callback`."""
+    return signed_request(
+        callback.method,
+        callback.url,
+        callback.params,
+        auth_token,
+        {
+            "I-Twilio-Idempotency-Token": f"{callback.message_sid}-{callback.sequence}",
+            "X-Herald-Sequence": str(callback.sequence),
+            "X-Herald-Event-Time": event_time(callback.event_time),
+        },
+    )
