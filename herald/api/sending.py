@@ -118,7 +118,7 @@ class _Creation:
         message = _new_message(account_sid, self.draft, self.sid, self.now, sender_sid)
         if service is not None:
             message = _through_service(message, self.draft, service, self.send_at)
-        if opt_outs.opted_out(conn, [_outgoing(message)]):
+        if opt_outs.opted_out(conn, [opt_outs.Outgoing.of(message)]):
             raise errors.RecipientOptedOut()
         if message.status is MessageStatus.SCHEDULED:
             if routing_store.count_scheduled(conn, account_sid) >= MAX_SCHEDULED:
@@ -131,17 +131,6 @@ class _Creation:
         if key is not None:
             store.remember_key(conn, account_sid, key, message.sid, self.request_hash, self.now)
         return message, True
-
-
-def _outgoing(message: Message) -> opt_outs.Outgoing:
-    return opt_outs.Outgoing(
-        sid=message.sid,
-        account_sid=message.account_sid,
-        to_number=message.to_number,
-        from_number=message.from_number if message.sender_sid else None,
-        sender_sid=message.sender_sid,
-        service_sid=message.messaging_service_sid,
-    )
 
 
 def _fingerprint(form: forms.Form) -> str:

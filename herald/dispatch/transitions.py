@@ -42,7 +42,7 @@ def mark_sending(
     it is no longer queued (not this submit's to send), None if refused."""
 
     def write(conn: Connection) -> list[bool | None]:
-        refused = opt_outs.opted_out(conn, [_outgoing(row) for row in rows])
+        refused = opt_outs.opted_out(conn, [opt_outs.Outgoing.of(row) for row in rows])
         going = [row.sid for row in rows if row.sid not in refused]
         moved = dict(zip(going, store.mark_sending(conn, going, now), strict=True))
         if refused:
@@ -55,17 +55,6 @@ def mark_sending(
         return [moved.get(row.sid) for row in rows]
 
     return write
-
-
-def _outgoing(row: QueuedMessage) -> opt_outs.Outgoing:
-    return opt_outs.Outgoing(
-        sid=row.sid,
-        account_sid=row.account_sid,
-        to_number=row.to_number,
-        from_number=row.from_number,
-        sender_sid=row.sender_sid,
-        service_sid=row.messaging_service_sid,
-    )
 
 
 def mark_sent(

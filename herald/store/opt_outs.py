@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import bindparam, delete, select, tuple_, update
@@ -234,6 +234,33 @@ class Outgoing:
     from_number: str | None  # None while a service has not chosen
     sender_sid: str | None
     service_sid: str | None
+
+    @classmethod
+    def of(cls, message: _Sendable) -> Outgoing:
+        """A stored message or one in flight (`Message`, `QueuedMessage`), as checked."""
+        return cls(
+            sid=message.sid,
+            account_sid=message.account_sid,
+            to_number=message.to_number,
+            from_number=message.from_number or None,
+            sender_sid=message.sender_sid,
+            service_sid=message.messaging_service_sid,
+        )
+
+
+class _Sendable(Protocol):
+    @property
+    def sid(self) -> str: ...
+    @property
+    def account_sid(self) -> str: ...
+    @property
+    def to_number(self) -> str: ...
+    @property
+    def from_number(self) -> str | None: ...
+    @property
+    def sender_sid(self) -> str | None: ...
+    @property
+    def messaging_service_sid(self) -> str | None: ...
 
 
 def opted_out(conn: Connection, outgoing: Sequence[Outgoing]) -> set[str]:
