@@ -6,9 +6,7 @@ message: handing the same id over again stores nothing new (a carrier's redelive
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +14,7 @@ from starlette.routing import Route
 
 from herald.api import render
 from herald.api.requests import account_of, form_of, json, runtime_of
+from herald.api.sending import content_type_of
 from herald.domain import errors
 from herald.domain.encoding import encode_body
 from herald.domain.inbound import MAX_BODY, InboundMedia, InboundMessage
@@ -65,7 +64,7 @@ def _message(
     for url in media_urls:
         if not is_http_url(url):
             raise errors.InvalidMediaUrl(f"MediaUrl {url!r} is not an http(s) URL")
-    media = tuple(InboundMedia(url=url, content_type=_content_type(url)) for url in media_urls)
+    media = tuple(InboundMedia(url=url, content_type=content_type_of(url)) for url in media_urls)
     if len(carrier_id) > 128:
         raise errors.InvalidParameter("CarrierMessageId must be at most 128 characters")
     return InboundMessage(
@@ -84,11 +83,6 @@ def _number(raw: str, error: type[errors.TwilioError], name: str) -> str:
         return parse_number(raw).e164
     except NumberError as exc:
         raise error(f"The '{name}' number {raw} is not a valid phone number: {exc}") from None
-
-
-def _content_type(url: str) -> str:
-    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
-    return guessed or "application/octet-stream"
 
 
 def routes() -> list[Route]:
