@@ -30,7 +30,7 @@ from herald.domain.queued import queued_message
 from herald.domain.senders import SenderKind
 from herald.domain.sids import Prefix
 from herald.domain.status import Direction, MessageStatus
-from herald.inbound.replies import Conversation, NewSid, Reply, reply_message
+from herald.inbound.replies import Conversation, NewSid, Reply, media_rows, reply_message
 from herald.intake import Intake
 from herald.metrics import Metrics
 from herald.store import inbound as store
@@ -258,14 +258,13 @@ class InboundReceiver:
             date_created=now,
             date_updated=now,
         )
-        media = [
-            Media(
-                sid=self._new_sid(Prefix.MEDIA), account_sid=receiver.account_sid,
-                message_sid=sid, content_type=item.content_type, url=item.url,
-                date_created=now + n, date_updated=now + n,
-            )
-            for n, item in enumerate(inbound.media)
-        ]  # fmt: skip
+        media = media_rows(
+            self._new_sid,
+            receiver.account_sid,
+            sid,
+            [(item.url, item.content_type) for item in inbound.media],
+            now,
+        )
         return message, media
 
 

@@ -65,15 +65,32 @@ def reply_message(
         date_created=now,
         date_updated=now,
     )
-    media = [
-        Media(
-            sid=new_sid(Prefix.MEDIA), account_sid=chat.account_sid, message_sid=sid,
-            content_type="application/octet-stream", url=url,
-            date_created=now + n, date_updated=now + n,
-        )
-        for n, url in enumerate(reply.media)
-    ]  # fmt: skip
+    media = media_rows(
+        new_sid,
+        chat.account_sid,
+        sid,
+        [(url, "application/octet-stream") for url in reply.media],
+        now,
+    )
     return message, media
+
+
+def media_rows(
+    new_sid: NewSid,
+    account_sid: str,
+    message_sid: str,
+    items: Sequence[tuple[str, str]],
+    now: int,
+) -> list[Media]:
+    """A message's media (URL, content type), a microsecond apart so that they list in
+    order."""
+    return [
+        Media(
+            sid=new_sid(Prefix.MEDIA), account_sid=account_sid, message_sid=message_sid,
+            url=url, content_type=content_type, date_created=now + n, date_updated=now + n,
+        )
+        for n, (url, content_type) in enumerate(items)
+    ]  # fmt: skip
 
 
 def alert(

@@ -191,3 +191,27 @@ def _only(items: list[Any]) -> Any:
 def _status(s: Setup, sid: str, wanted: str) -> Any:
     message = s.client.messages(sid).fetch()
     return message if message.status == wanted else None
+
+
+def test_inbound_media_are_listed_and_sent_to_the_webhook(
+    herald: Herald, receiver: Receiver
+) -> None:
+    s = Setup(herald, sms_url=f"{receiver.url}/sms")
+    urls = ["https://e.com/a.jpg", "https://e.com/b.png"]
+    made = httpx.post(
+        f"{herald.base_url}/herald/v1/Simulator/Inbound",
+        data={"From": handset(), "To": s.number, "Body": "", "MediaUrl": urls},
+        auth=(s.account.sid, s.account.auth_token),  # type: ignore[attr-defined]
+    ).json()
+    assert made["num_media"] == "2" and made["sid"].startswith("MM")
+    media = s.client.messages(made["sid"]).media.list()
+    assert sorted((m.content_type, m.parent_sid) for m in media) == [
+        ("image/jpeg", made["sid"]),
+        ("image/png", made["sid"]),
+    ]
+    form = dict(receiver.wait_for(1)[0].form)
+    assert (form["NumMedia"], form["MediaUrl0"], form["MediaContentType1"]) == (
+        "2",
+        urls[0],
+        "image/png",
+    )
