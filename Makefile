@@ -18,8 +18,15 @@ install: $(STAMP)
 run: install
 	$(BIN)/herald serve
 
+# The SMPP tests' SMSC (tests/smpp_peer) runs on Node.js; npm ci again only when its lock changes.
+NODE_STAMP := tests/smpp_peer/node_modules/.installed-stamp
+
+$(NODE_STAMP): tests/smpp_peer/package-lock.json
+	npm ci --prefix tests/smpp_peer --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 # The domain's unit tests run under branch coverage (100% required); the rest after them.
-test: install
+test: install $(NODE_STAMP)
 	$(BIN)/coverage run --branch --source=herald.domain -m pytest -q tests/domain
 	$(BIN)/coverage report --show-missing --skip-covered --fail-under=100
 	$(BIN)/python -m pytest -q --ignore=tests/domain
