@@ -5,6 +5,7 @@
     herald accounts list [--json]
     herald accounts rotate-token AC… [--json]
     herald migrate
+    herald carriers [--url URL] [--json]       the carriers file, with each connection's live state
 
 Every flag has a `HERALD_*` twin (see config.py); a flag wins over its variable.
 """
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="herald", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="directory for the SQLite file and credentials")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in data dir)")
+    parser.add_argument(
+        "--carriers-file", help="SMPP connections and routes, TOML (HERALD_CARRIERS_FILE)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the API server")
     serve.add_argument("--host", help="address to listen on (HERALD_HOST, default 127.0.0.1)")
@@ -50,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         "(HERALD_DISPATCH=false)",
     )
     commands.add_parser("migrate", help="apply database migrations and exit")
+    carriers = commands.add_parser(
+        "carriers", help="list the SMPP connections and routes with their live state"
+    )
+    carriers.add_argument("--url", help="the running Herald (default: its host and port)")
+    carriers.add_argument("--json", action="store_true", help="print JSON")
     accounts = commands.add_parser("accounts", help="manage accounts")
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
     create = account_commands.add_parser("create", help="create an account")
@@ -73,6 +82,7 @@ def _settings(args: argparse.Namespace) -> config.Settings:
     return settings.with_overrides(
         data_dir=Path(args.data_dir) if args.data_dir else None,
         database_url=args.database_url,
+        carriers_file=Path(args.carriers_file) if args.carriers_file else None,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         public_url=getattr(args, "public_url", None),
@@ -94,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(
         max(logging.WARNING, logging.getLevelName(settings.log_level))
     )
+    if args.command == "carriers":
+        from herald.cli_carriers import show_carriers
+
+        return show_carriers(settings, url=args.url, as_json=args.json)
     if args.command == "serve":
         return _serve(settings)
     if args.command == "migrate":
@@ -109,10 +123,15 @@ def _serve(settings: config.Settings) -> int:
 
     from herald.api.app import create_app
     from herald.api.server import server_config
+    from herald.domain.carrier_config import CarrierConfigError
     from herald.provisioning import ensure_first_account
     from herald.runtime import build
 
-    runtime = build(settings)
+    try:
+        runtime = build(settings)
+    except CarrierConfigError as exc:
+        print(f"herald: {exc}", file=sys.stderr)
+        return 2
     with runtime.db.bootstrap_lock():  # several nodes may start at once
         created = ensure_first_account(runtime)
     if created is not None:

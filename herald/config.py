@@ -53,11 +53,30 @@ class Settings:
     # Webhooks, callbacks and media fetches may go to loopback, private, unique-local and
     # shared (CGNAT) addresses: for a receiver on this machine or network (domain/targets).
     webhook_allow_private: bool = False
+    # Sender health (README "Sender health"): the window outcomes are judged over, how
+    # many it takes, the failure rates that take a sender out of routing and put it back,
+    # and the share of its messages an impaired sender still gets as probes.
+    health_window_s: float = 600.0
+    health_min_messages: int = 20
+    health_failure_threshold: float = 0.5
+    health_recovery_threshold: float = 0.2
+    health_probe_share: float = 0.05
+    # SMPP connections and their routes (TOML, README "Real carriers over SMPP"); none: every
+    # message goes to the carrier simulator.
+    carriers_file: Path | None = None
+
+    # Where outbound MMS media too large for the database are kept (README "MMS");
+    # unset: `media` under the data directory.
+    media_dir: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'herald.db'}"
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
 
     @property
     def link_base(self) -> str:
@@ -155,6 +174,20 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _ratio(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError("must be a number above 0 and at most 1")
+    return value
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError("must be a number from 0 to 1")
+    return value
+
+
 def _url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
@@ -165,6 +198,12 @@ def _token(raw: str) -> str:
     if len(raw) < 16 or not raw.isascii() or not raw.isprintable() or " " in raw:
         raise ValueError("must be at least 16 printable ASCII characters without spaces")
     return raw
+
+
+def _directory(raw: str) -> Path:
+    if "\x00" in raw or not raw.strip():
+        raise ValueError("must be a directory path")
+    return Path(raw)
 
 
 def load(environ: Mapping[str, str]) -> Settings:
@@ -226,7 +265,38 @@ def load(environ: Mapping[str, str]) -> Settings:
         webhook_allow_private=_parse(
             environ, "HERALD_WEBHOOK_ALLOW_PRIVATE", _flag, d.webhook_allow_private
         ),
+        **_health(environ, d),
+        media_dir=_parse(environ, "HERALD_MEDIA_DIR", _directory, d.media_dir),
+        carriers_file=Path(environ["HERALD_CARRIERS_FILE"])
+        if environ.get("HERALD_CARRIERS_FILE")
+        else None,
     )
+
+
+def _health(environ: Mapping[str, str], d: Settings) -> dict[str, Any]:
+    """The sender health settings; the recovery threshold may not exceed the failure one."""
+    failure = _parse(environ, "HERALD_HEALTH_FAILURE_THRESHOLD", _ratio, d.health_failure_threshold)
+    recovery = _parse(
+        environ, "HERALD_HEALTH_RECOVERY_THRESHOLD", _share, d.health_recovery_threshold
+    )
+    if recovery > failure:
+        raise ConfigError(
+            f"HERALD_HEALTH_RECOVERY_THRESHOLD={recovery!r} is not valid: must not exceed "
+            f"HERALD_HEALTH_FAILURE_THRESHOLD ({failure!r})"
+        )
+    return {
+        "health_window_s": _parse(
+            environ, "HERALD_HEALTH_WINDOW_S", _positive_float, d.health_window_s
+        ),
+        "health_min_messages": _parse(
+            environ, "HERALD_HEALTH_MIN_MESSAGES", _positive_int, d.health_min_messages
+        ),
+        "health_failure_threshold": failure,
+        "health_recovery_threshold": recovery,
+        "health_probe_share": _parse(
+            environ, "HERALD_HEALTH_PROBE_SHARE", _share, d.health_probe_share
+        ),
+    }
 
 
 def from_environment() -> Settings:

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from herald.domain.health import LATENCY_BOUNDS_S, Outcome
+
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300)
 WAIT_BUCKETS = (0.01, 0.1, 1, 10, 60, 600, 3600, 14_400, 36_000)
 
@@ -20,6 +22,9 @@ WAIT_BUCKETS = (0.01, 0.1, 1, 10, 60, 600, 3600, 14_400, 36_000)
 # waiting and how long its head has waited (s).
 QueueView = Callable[[], list[tuple[str, str, int, float]]]
 CallbackView = Callable[[], dict[str, int]]  # delivered, failed_attempts, dead, in_flight
+# Sender health: (kind, key, address, impaired, failure rate in the window or None).
+HealthView = Callable[[], list[tuple[str, str, str, bool, float | None]]]
+HEALTH_KINDS = ("sender", "connection")  # what health counts outcomes for
 
 
 class Metrics:
@@ -65,6 +70,45 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+        # Per sender (label `sender`, its queue key) and per carrier connection.
+        self.health_outcomes = {
+            kind: Counter(
+                f"herald_{kind}_outcomes",
+                f"Final outcomes per {kind}: delivered, undelivered or failed, by error code",
+                [kind, "address", "outcome", "error_code"],
+                registry=self.registry,
+            )
+            for kind in HEALTH_KINDS
+        }
+        self.health_receipt_seconds = {
+            kind: Histogram(
+                f"herald_{kind}_receipt_seconds",
+                f"Time from sent to the delivery receipt, per {kind}",
+                [kind, "address"],
+                buckets=LATENCY_BOUNDS_S,
+                registry=self.registry,
+            )
+            for kind in HEALTH_KINDS
+        }
+
+    def count_health(self, kind: str, key: str, address: str, outcome: Outcome) -> None:
+        """One final outcome of a sender's (or a connection's) message."""
+        if kind not in self.health_outcomes:
+            return
+        if outcome.delivered:
+            result, code = "delivered", ""
+        else:
+            result = "failed" if outcome.refused else "undelivered"
+            code = str(outcome.error_code or "")
+        self.health_outcomes[kind].labels(key, address, result, code).inc()
+        if outcome.latency_us is not None:
+            self.health_receipt_seconds[kind].labels(key, address).observe(
+                outcome.latency_us / 1_000_000
+            )
+
+    def watch_health(self, view: HealthView) -> None:
+        self.registry.register(_HealthCollector(view))
 
     def watch_queues(self, view: QueueView) -> None:
         self.registry.register(_QueueCollector(view))
@@ -147,6 +191,42 @@ class _CallbackCollector(Collector):
         yield GaugeMetricFamily(
             "herald_callbacks_in_flight", "Callbacks being delivered now", stats.get("in_flight", 0)
         )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _HealthCollector(Collector):
+    """Each sender's (and connection's) health state and failure rate, read at scrape."""
+
+    def __init__(self, view: HealthView) -> None:
+        self._view = view
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families: dict[str, tuple[GaugeMetricFamily, GaugeMetricFamily]] = {
+            kind: (
+                GaugeMetricFamily(
+                    f"herald_{kind}_impaired",
+                    f"1 while the {kind} is out of routing (sender health), else 0",
+                    labels=[kind, "address"],
+                ),
+                GaugeMetricFamily(
+                    f"herald_{kind}_failure_ratio",
+                    f"Share of the {kind}'s judged messages that failed, over the window",
+                    labels=[kind, "address"],
+                ),
+            )
+            for kind in HEALTH_KINDS
+        }
+        for kind, key, address, impaired, rate in self._view():
+            if kind not in families:
+                continue
+            state, ratio = families[kind]
+            state.add_metric([key, address], 1 if impaired else 0)
+            if rate is not None:
+                ratio.add_metric([key, address], rate)
+        for pair in families.values():
+            yield from pair
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 
 from herald.auth import Authenticator
 from herald.carriers.base import Transport
+from herald.carriers.routes import CarrierRouter, load_carriers_file
 from herald.carriers.simulator import CarrierSimulator
+from herald.carriers.smpp_metrics import CarrierCollector
 from herald.clock import Clock, SystemClock
 from herald.config import Settings
 from herald.dispatch.dispatcher import Dispatcher
+from herald.domain.health import Policy, Subject
 from herald.domain.inbound import InboundMessage
 from herald.domain.sids import Prefix, format_sid
 from herald.inbound.delivery import InboundDelivery
@@ -28,6 +31,7 @@ from herald.metrics import Metrics
 from herald.node import new_node_id
 from herald.store import migrate
 from herald.store.db import Database, is_sqlite
+from herald.store.media_files import MediaFiles
 from herald.store.outbox import OutboxSink
 from herald.store.service_cache import ServiceCache
 from herald.throttle import ClientThrottle
@@ -53,10 +57,23 @@ class Runtime:
     inbound_delivery: InboundDelivery | None = None
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
     services: ServiceCache = field(default_factory=lambda: ServiceCache(5.0))
-    media: MediaFetcher | None = None  # for the MMS Converter's links
+    media: MediaFetcher | None = None  # MMS media at the create, and the Converter's links
+    media_files: MediaFiles | None = None  # the kept copies too large for the database
     link_throttle: ClientThrottle = field(
         default_factory=lambda: ClientThrottle(per_second=LINK_REQUESTS_PER_S)
     )
+
+    @property
+    def health_policy(self) -> Policy:
+        """Sender health's window, thresholds and probe share, from the settings."""
+        s = self.settings
+        return Policy(
+            window_s=s.health_window_s,
+            min_messages=s.health_min_messages,
+            failure_threshold=s.health_failure_threshold,
+            recovery_threshold=s.health_recovery_threshold,
+            probe_share=s.health_probe_share,
+        )
 
     def new_sid(self, prefix: Prefix) -> str:
         return format_sid(prefix, self.random_bytes(16))
@@ -79,9 +96,12 @@ class Runtime:
         it over as a carrier would (`Transport.start`'s handler); elsewhere it is stored
         by the same receiver directly."""
         assert self.inbound is not None
-        if self.dispatcher is not None and isinstance(self.transport, CarrierSimulator):
+        simulator = self.transport
+        if isinstance(simulator, CarrierRouter):
+            simulator = simulator.simulator
+        if self.dispatcher is not None and isinstance(simulator, CarrierSimulator):
             await self.inbound.check_owner(message, account_sid)
-            sid = await self.transport.hand_over(message)
+            sid = await simulator.hand_over(message)
             return await self.inbound.received(sid, account_sid)
         return await self.inbound.receive(message, account_sid=account_sid)
 
@@ -102,7 +122,10 @@ class Runtime:
 def build(
     settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None
 ) -> Runtime:
-    """Open the database (creating the data directory and migrating) and wire the parts."""
+    """Open the database (creating the data directory and migrating) and wire the parts.
+    A carriers file that says something Herald cannot use stops it here
+    (`CarrierConfigError`, naming the file and the key), before anything is opened."""
+    carriers = load_carriers_file(settings.carriers_file) if settings.carriers_file else None
     url = settings.resolved_database_url
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -110,19 +133,24 @@ def build(
     with db.bootstrap_lock():  # several nodes may start at once
         migrate.upgrade(db.write_engine)
     clock = clock or SystemClock()
+    simulator = CarrierSimulator(
+        db, clock, seed=settings.simulator_seed, latency=settings.simulator_latency
+    )
+    if transport is None and carriers is not None:
+        transport = CarrierRouter(
+            carriers, simulator, db, clock, new_id=lambda: secrets.token_hex(16)
+        )
     runtime = Runtime(
         settings=settings,
         db=db,
         clock=clock,
         auth=Authenticator(db, clock, settings.auth_cache_s),
         metrics=Metrics(),
-        transport=transport
-        or CarrierSimulator(
-            db, clock, seed=settings.simulator_seed, latency=settings.simulator_latency
-        ),
+        transport=transport or simulator,
         intake=StoreIntake(horizon_s=settings.queue_horizon_s),
         services=ServiceCache(settings.auth_cache_s),
         media=MediaFetcher(allow_private=settings.webhook_allow_private),
+        media_files=MediaFiles(settings.resolved_media_dir),
     )
     runtime.inbound = InboundReceiver(
         db,
@@ -135,6 +163,14 @@ def build(
     )
     if settings.dispatch:
         _wire_dispatch(runtime)
+        if isinstance(runtime.transport, CarrierRouter) and runtime.dispatcher is not None:
+            runtime.metrics.registry.register(CarrierCollector(runtime.transport))
+            health = runtime.dispatcher.health
+            runtime.transport.observe(
+                lambda name, outcome: health.record(
+                    Subject(key=f"smpp:{name}", kind="connection", address=name), outcome
+                )
+            )
     return runtime
 
 
@@ -167,6 +203,7 @@ def _wire_dispatch(runtime: Runtime) -> None:
         new_sid=runtime.new_sid,
         media_link=settings.media_link,
         on_inbound=runtime.inbound.handle if runtime.inbound is not None else None,
+        health=runtime.health_policy,
     )
     runtime.inbound_delivery = InboundDelivery(
         db,
@@ -185,3 +222,4 @@ def _wire_dispatch(runtime: Runtime) -> None:
     runtime.metrics.watch_queues(dispatcher.queue_view)
     runtime.metrics.watch_leases(dispatcher.node, dispatcher.owned_senders)
     runtime.metrics.watch_callbacks(lambda: dataclasses.asdict(delivery.stats))
+    runtime.metrics.watch_health(dispatcher.health.view)

@@ -33,6 +33,7 @@ from herald.provisioning import create_account
 from herald.runtime import Runtime, build
 from herald.store import migrate
 from herald.store.db import normalize_url
+from tests.webhooks.receiver import Receiver, Reply
 
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
@@ -226,3 +227,26 @@ def herald(
     base_url = server.start()
     yield Herald(base_url=base_url, runtime=runtime, backend=request.param)
     server.stop()
+
+
+# The first bytes of a JPEG and of a PNG: enough for Herald's check that media are what
+# their Content-Type says.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(32)
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(32)
+MEDIA_FILES = {
+    "/cat.jpg": ("image/jpeg", JPEG),
+    "/a.jpg": ("image/jpeg", JPEG),
+    "/c.jpg": ("image/jpeg", JPEG),
+    "/dog.png": ("image/png", PNG),
+    "/a.png": ("image/png", PNG),
+}
+
+
+@pytest.fixture(scope="session")
+def media_server() -> Iterator[Receiver]:
+    """A media server on 127.0.0.1 serving `MEDIA_FILES`: Herald fetches every `MediaUrl`
+    of a send, so a test that sends media names one of these."""
+    with Receiver(record=False) as server:
+        for path, (content_type, body) in MEDIA_FILES.items():
+            server.route(path, Reply(headers=(("Content-Type", content_type),), body=body))
+        yield server

@@ -14,6 +14,7 @@ def test_defaults() -> None:
     assert settings.credentials_path == Path("var/credentials.env")
     assert settings.sqlite_synchronous == "FULL"
     assert settings.webhook_allow_private is False  # secure by default
+    assert settings.resolved_media_dir == Path("var/media")
 
 
 def test_every_variable_is_read() -> None:
@@ -46,6 +47,7 @@ def test_every_variable_is_read() -> None:
             "HERALD_BODY_TIMEOUT_S": "3.5",
             "HERALD_MAX_CONNECTIONS": "64",
             "HERALD_WEBHOOK_ALLOW_PRIVATE": "true",
+            "HERALD_MEDIA_DIR": "/srv/media",
         }
     )
     assert settings == Settings(
@@ -76,6 +78,7 @@ def test_every_variable_is_read() -> None:
         body_timeout_s=3.5,
         max_connections=64,
         webhook_allow_private=True,
+        media_dir=Path("/srv/media"),
     )
 
 
@@ -100,6 +103,7 @@ def test_every_variable_is_read() -> None:
         ("HERALD_BODY_TIMEOUT_S", "0"),
         ("HERALD_MAX_CONNECTIONS", "-5"),
         ("HERALD_WEBHOOK_ALLOW_PRIVATE", "sometimes"),
+        ("HERALD_MEDIA_DIR", "  "),
     ],
 )
 def test_errors_name_the_variable_and_value(name: str, value: str) -> None:
@@ -120,3 +124,42 @@ def test_metrics_token_is_off_by_default_and_must_be_long() -> None:
     for bad in ("short", "has a space in the middle", "ünïcödé-is-not-ascii-x"):
         with pytest.raises(ConfigError, match="HERALD_METRICS_TOKEN"):
             load({"HERALD_METRICS_TOKEN": bad})
+
+
+def test_sender_health_settings() -> None:
+    settings = load(
+        {
+            "HERALD_HEALTH_WINDOW_S": "60",
+            "HERALD_HEALTH_MIN_MESSAGES": "5",
+            "HERALD_HEALTH_FAILURE_THRESHOLD": "0.8",
+            "HERALD_HEALTH_RECOVERY_THRESHOLD": "0",
+            "HERALD_HEALTH_PROBE_SHARE": "1",
+        }
+    )
+    assert (
+        settings.health_window_s,
+        settings.health_min_messages,
+        settings.health_failure_threshold,
+        settings.health_recovery_threshold,
+        settings.health_probe_share,
+    ) == (60.0, 5, 0.8, 0.0, 1.0)
+    assert load({}).health_failure_threshold == 0.5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HERALD_HEALTH_WINDOW_S", "0"),
+        ("HERALD_HEALTH_MIN_MESSAGES", "0"),
+        ("HERALD_HEALTH_FAILURE_THRESHOLD", "0"),
+        ("HERALD_HEALTH_FAILURE_THRESHOLD", "1.5"),
+        ("HERALD_HEALTH_RECOVERY_THRESHOLD", "-0.1"),
+        ("HERALD_HEALTH_RECOVERY_THRESHOLD", "0.9"),  # above the failure threshold
+        ("HERALD_HEALTH_PROBE_SHARE", "half"),
+    ],
+)
+def test_sender_health_errors_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load({name: value})
+    shown = str(error.value)
+    assert name in shown and (repr(value) in shown or repr(float(value)) in shown)

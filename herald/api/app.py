@@ -26,11 +26,13 @@ from herald.api import (
     keys,
     media_links,
     messages,
+    mms,
     numbers,
     opt_out_ledger,
     opt_out_settings,
     paths,
     routing,
+    sender_health,
     sending,
     services,
     short_codes,
@@ -93,6 +95,7 @@ def routes() -> list[Route]:
         Route(f"{m}/{{sid}}/Media.json", messages.list_media, methods=["GET"]),
         Route(f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.fetch_media, methods=["GET"]),
         Route(f"{m}/{{sid}}/Media/{{media_sid}}.json", messages.delete_media, methods=["DELETE"]),
+        Route(f"{m}/{{sid}}/Media/{{media_sid}}", mms.fetch_content, methods=["GET"]),
         Route(f"{n}.json", numbers.list_, methods=["GET"]),
         Route(f"{n}.json", numbers.create, methods=["POST"]),
         *(Route(f"{n}/{kind}.json", numbers.list_, methods=["GET"]) for kind in numbers.TYPE_PATHS),
@@ -122,6 +125,7 @@ def routes() -> list[Route]:
         *simulator.routes(),
         *opt_out_settings.routes(),
         *opt_out_ledger.routes(),
+        *sender_health.routes(),
     ]
 
 

@@ -1,5 +1,6 @@
 """The Message resource (§2): fetch, list, update (redact, cancel), delete, feedback,
-and its Media subresource. Creating one, a send, is `sending.py`'s."""
+and its Media subresource. Creating one, a send, is `sending.py`'s; a media's bytes are
+`mms.py`'s. Deleting a message or a media deletes the copies Herald kept of its media."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from herald.domain import errors, service_errors, timestamps
 from herald.domain.message import Media, Message
 from herald.domain.queued import StatusChange, queued_message
 from herald.domain.status import MessageStatus, is_complete
+from herald.runtime import Runtime
+from herald.store import media as media_store
 from herald.store import messages as store
 from herald.store.outbox import OutboxSink
 
@@ -135,18 +138,28 @@ async def update(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     account = await account_of(request)
+    runtime = runtime_of(request)
     sid = request.path_params["sid"]
 
-    def write(conn: Connection) -> None:
+    def write(conn: Connection) -> list[str]:
         message = store.get_message(conn, account.sid, sid)
         if message is None:
             raise not_found(f"/Messages/{sid}")
         if not is_complete(message.status):
             raise errors.NotComplete()
+        files = media_store.kept_as_files(conn, sid)
         store.delete_message(conn, account.sid, sid)
+        return files
 
-    await runtime_of(request).db.write(write)
+    await _remove_files(runtime, await runtime.db.write(write))
     return no_content()
+
+
+async def _remove_files(runtime: Runtime, sids: list[str]) -> None:
+    """The kept copies of deleted media, once their rows are gone (a crash between the
+    two leaves a file no row names, never a row without its file)."""
+    assert runtime.media_files is not None
+    await runtime.media_files.remove(sids)
 
 
 async def create_feedback(request: Request) -> Response:
@@ -207,15 +220,18 @@ async def fetch_media(request: Request) -> Response:
 
 async def delete_media(request: Request) -> Response:
     account = await account_of(request)
+    runtime = runtime_of(request)
     sid, media_sid = request.path_params["sid"], request.path_params["media_sid"]
 
-    def write(conn: Connection) -> None:
+    def write(conn: Connection) -> list[str]:
         message = store.get_message(conn, account.sid, sid)
         if message is None or store.get_media(conn, account.sid, sid, media_sid) is None:
             raise not_found(f"/Messages/{sid}/Media/{media_sid}")
         if not is_complete(message.status):
             raise errors.NotComplete()
+        files = media_store.kept_as_files(conn, sid, media_sid)
         store.delete_media(conn, account.sid, sid, media_sid)
+        return files
 
-    await runtime_of(request).db.write(write)
+    await _remove_files(runtime, await runtime.db.write(write))
     return no_content()

@@ -39,6 +39,7 @@ from herald.domain.decisions import (
     recipient_of,
 )
 from herald.domain.encoding import encode_body
+from herald.domain.health import HERALD_CODES, impaired_among
 from herald.domain.queued import QueuedMessage
 from herald.domain.senders import SenderKind
 from herald.domain.services import Mapping, Service
@@ -46,6 +47,7 @@ from herald.domain.sids import Prefix, is_sid
 from herald.domain.status import MessageStatus
 from herald.domain.timestamps import iso8601
 from herald.store import dispatch as dispatch_store
+from herald.store import health as health_store
 from herald.store import routing as store
 from herald.store import services as service_store
 
@@ -213,7 +215,12 @@ async def preview(request: Request) -> Response:
         pool = store.pool_entries(conn, service.sid)
         mapping = store.get_mapping(conn, service.sid, to)
         counts = store.mapping_counts(conn, service.sid) if service.sticky_sender else {}
-        decision = decide(service, pool, row, recipient, mapping=mapping, waits={}, counts=counts)
+        candidates = (e.candidate for e in pool)  # a preview is never a probe: sender health
+        impaired = impaired_among(account_sid, candidates, health_store.impaired(conn))
+        decision = decide(
+            service, pool, row, recipient, mapping=mapping, waits={}, counts=counts,
+            impaired=impaired,
+        )  # fmt: skip
         wait = None
         sender = decision.sender
         if sender is not None:  # the seconds its backlog takes at its rate
@@ -288,7 +295,9 @@ def _alert(alert: Alert, base: str) -> dict[str, Any]:
         "date_updated": iso8601(alert.date_updated),
         "error_code": str(alert.error_code),
         "log_level": alert.log_level,
-        "more_info": f"https://www.twilio.com/docs/errors/{alert.error_code}",
+        "more_info": None  # Herald's own codes (six digits: sender health) have no page there
+        if alert.error_code >= HERALD_CODES
+        else f"https://www.twilio.com/docs/errors/{alert.error_code}",
         "request_method": None,
         "request_url": None,
         "resource_sid": alert.resource_sid,

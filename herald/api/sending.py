@@ -1,7 +1,9 @@
 """Sending: `POST Messages.json` (§2.3). A create is validated before anything is
 written; the store then checks that the account owns `From` and inserts the message in
-the next group commit, and the engine's intake takes it from there. Beyond Twilio, an
-`Idempotency-Key` header makes a retried create return the first message.
+the next group commit, and the engine's intake takes it from there. An MMS's media are
+fetched, checked and kept first (`mms.py`), once its sender is known to send media.
+Beyond Twilio, an `Idempotency-Key` header makes a retried create return the first
+message.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald.api import forms, render
+from herald.api import forms, mms, render
 from herald.api.requests import (
     account_of,
     form_of,
@@ -24,7 +26,7 @@ from herald.api.requests import (
 )
 from herald.domain import errors, outbound, scheduling, service_errors
 from herald.domain.encoding import encode_body
-from herald.domain.message import Media, Message
+from herald.domain.message import Message
 from herald.domain.queued import queued_message
 from herald.domain.services import Service
 from herald.domain.sids import Prefix
@@ -62,6 +64,11 @@ async def create(request: Request) -> Response:
     creation = _Creation(
         runtime, account.sid, draft, sid, now, key, _fingerprint(form) if key else "", send_at
     )
+    if draft.media_urls:
+        first = await runtime.db.read(creation.check_before_fetch)
+        if first is not None:
+            return json(render.message(first), 201)
+        creation.kept = await mms.collect(runtime, account.sid, draft, sid)
     return json(render.message(await creation.run()), 201)
 
 
@@ -87,12 +94,8 @@ class _Creation:
         self.now = now
         self.key = key
         self.request_hash = request_hash
-        # A microsecond apart, so listing them by date gives them in `MediaUrl` order.
-        self.items = [
-            _media(runtime, account_sid, sid, url, now + n)
-            for n, url in enumerate(draft.media_urls)
-        ]
         self.send_at = send_at
+        self.kept = mms.Kept()  # an MMS's media, fetched and kept (`mms.collect`)
 
     async def run(self) -> Message:
         intake = self.runtime.intake
@@ -101,20 +104,40 @@ class _Creation:
         except Exception as exc:
             if not isinstance(exc, errors.TwilioError):  # admitted, then not stored
                 intake.abandon(self.sid)
+            # Not stored: its media's files go. (Cancelled, it may still be: they stay.)
+            await mms.discard(self.runtime, self.kept)
             raise
         if created:
             intake.announce(queued_message(message))
+        else:  # a replay: the first message's media are its own
+            await mms.discard(self.runtime, self.kept)
         return message
 
+    def check_before_fetch(self, conn: Connection) -> Message | None:
+        """An MMS create's checks before its media are fetched: a replay answers the first
+        message, fetching nothing; the service and the sender are checked as the write
+        checks them, so a create refused for them fetches nothing either."""
+        first = self._replayed(conn)
+        if first is None:
+            _service_of(self.runtime, conn, self.account_sid, self.draft)
+            _check_mms(conn, self.draft, _owned_sender(conn, self.account_sid, self.draft))
+        return first
+
+    def _replayed(self, conn: Connection) -> Message | None:
+        if self.key is None:
+            return None
+        ttl_us = self.runtime.settings.idempotency_ttl_s * 1_000_000
+        return _replay(conn, self.account_sid, self.key, self.request_hash, self.now - ttl_us)
+
     def write(self, conn: Connection) -> tuple[Message, bool]:
-        key, account_sid = self.key, self.account_sid
-        if key is not None:
-            ttl_us = self.runtime.settings.idempotency_ttl_s * 1_000_000
-            first = _replay(conn, account_sid, key, self.request_hash, self.now - ttl_us)
-            if first is not None:
-                return first, False
+        account_sid = self.account_sid
+        first = self._replayed(conn)
+        if first is not None:
+            return first, False
         service = _service_of(self.runtime, conn, account_sid, self.draft)
         sender_sid = _owned_sender(conn, account_sid, self.draft)
+        if self.draft.media_urls:
+            _check_mms(conn, self.draft, sender_sid)
         message = _new_message(account_sid, self.draft, self.sid, self.now, sender_sid)
         if service is not None:
             message = _through_service(message, self.draft, service, self.send_at)
@@ -127,9 +150,11 @@ class _Creation:
             self.runtime.intake.admit(conn, queued_message(message))
         # (An `accepted` message has no sender yet: the router applies the overflow rule,
         # as 30001, once it has chosen one.)
-        store.insert_message(conn, message, self.items)
-        if key is not None:
-            store.remember_key(conn, account_sid, key, message.sid, self.request_hash, self.now)
+        store.insert_message(conn, message, self.kept.items, self.kept.contents)
+        if self.key is not None:
+            store.remember_key(
+                conn, account_sid, self.key, message.sid, self.request_hash, self.now
+            )
         return message, True
 
 
@@ -231,6 +256,20 @@ def _owned_sender(conn: Connection, account_sid: str, draft: outbound.Draft) -> 
     )
 
 
+def _check_mms(conn: Connection, draft: outbound.Draft, sender_sid: str | None) -> None:
+    """21621 for media from an alphanumeric sender ID, or from a number or short code
+    without the MMS capability. (A service that chooses the sender chooses one that can
+    send them, or its MMS Converter sends a link.)"""
+    if draft.from_kind is outbound.FromKind.ALPHANUMERIC:
+        raise errors.FromNotMmsCapable(
+            f"The 'From' {draft.from_value} is an alphanumeric sender ID: it cannot send media."
+        )
+    if sender_sid is not None and not sender_store.can_send_mms(conn, sender_sid):
+        raise errors.FromNotMmsCapable(
+            f"The 'From' number {draft.from_value} is not MMS-capable: it cannot send media."
+        )
+
+
 def _new_message(
     account_sid: str, draft: outbound.Draft, sid: str, now: int, sender_sid: str | None
 ) -> Message:
@@ -268,19 +307,8 @@ def _new_message(
     )
 
 
-def _media(runtime: Runtime, account_sid: str, message_sid: str, url: str, now: int) -> Media:
-    return Media(
-        sid=runtime.new_sid(Prefix.MEDIA),
-        account_sid=account_sid,
-        message_sid=message_sid,
-        content_type=content_type_of(url),
-        url=url,
-        date_created=now,
-        date_updated=now,
-    )
-
-
 def content_type_of(url: str) -> str:
-    """A media URL's type as its name suggests (Herald fetches nothing to tell)."""
+    """A media URL's type as its name suggests, for media Herald does not fetch (the
+    simulator's inbound media)."""
     guessed, _ = mimetypes.guess_type(urlsplit(url).path)
     return guessed or "application/octet-stream"

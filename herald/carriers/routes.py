@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ from herald.carriers.smpp import SmppConnection
 from herald.clock import Clock
 from herald.domain.carrier import CarrierInfo, Submission, SubmitResult
 from herald.domain.carrier_config import CarrierConfig, CarrierConfigError, parse
+from herald.domain.health import Outcome
 from herald.domain.numbers import NumberError, parse_number
 from herald.store.db import Database
 
@@ -65,6 +67,12 @@ class CarrierRouter:
         self.connections = {
             c.name: SmppConnection(c, db, clock, new_id=new_id) for c in config.connections
         }
+
+    def observe(self, record: Callable[[str, Outcome], None]) -> None:
+        """Hand each connection's final outcomes (receipts, refusals) to `record`, with the
+        connection's name: its health, judged as a sender's is."""
+        for name, connection in self.connections.items():
+            connection.receipts.on_outcome = partial(record, name)
 
     def target(self, submission: Submission) -> str | None:
         """The connection that carries this segment now; None: the simulator."""

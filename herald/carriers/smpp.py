@@ -30,6 +30,7 @@ from herald.clock import Clock
 from herald.domain import delivery_errors
 from herald.domain.carrier import Submission, SubmitResult
 from herald.domain.carrier_config import Connection
+from herald.domain.health import Outcome
 from herald.domain.smpp import (
     canonical_message_id,
     concat_reference,
@@ -266,6 +267,9 @@ class SmppConnection:
         self._backoff_s = 0.0
         if answer.status != 0:
             self._count("refused")
+            if self.receipts.on_outcome is not None:
+                code = refusal_code(answer.status)
+                self.receipts.on_outcome(Outcome(delivered=False, error_code=code, refused=True))
             log.info(
                 "smpp %s refused message sid=%s part %d: status 0x%02X",
                 self.name, sub.message_sid, sub.part, answer.status,

@@ -22,6 +22,7 @@ from functools import partial
 from herald.carriers.base import ReceiptHandler
 from herald.clock import Clock
 from herald.domain.carrier import Receipt
+from herald.domain.health import Outcome
 from herald.domain.smpp import DeliveryReport, message_id_candidates, receipt_outcome
 from herald.store import smpp as store
 from herald.store.db import Database
@@ -76,6 +77,8 @@ class ReceiptMatcher:
         self._on_receipt: ReceiptHandler | None = None
         self._swept_at = 0.0
         self._closing: set[asyncio.Task[None]] = set()
+        self._sent_at: dict[str, int] = {}  # message SID → when its first part was accepted
+        self.on_outcome: Callable[[Outcome], None] | None = None  # the connection's health
 
     def start(self, on_receipt: ReceiptHandler) -> None:
         self._on_receipt = on_receipt
@@ -84,6 +87,7 @@ class ReceiptMatcher:
         """The SMSC took a segment under `message_id` (canonical)."""
         now = self._now()
         self._ids[message_id] = (ref, now)
+        self._sent_at.setdefault(ref.message_sid, self._clock.now_us())
         if ref.parts > 1 and ref.part == ref.parts:
             state = self._open.get(ref.message_sid)
             if state is None:
@@ -152,6 +156,16 @@ class ReceiptMatcher:
 
     async def _finish(self, message_sid: str, outcomes: dict[int, tuple[bool, int | None]]) -> None:
         failed = [code for delivered, code in outcomes.values() if not delivered]
+        now_us = self._clock.now_us()
+        sent_at = self._sent_at.pop(message_sid, None)
+        if self.on_outcome is not None:
+            self.on_outcome(
+                Outcome(
+                    delivered=not failed,
+                    error_code=failed[0] if failed else None,
+                    latency_us=now_us - sent_at if sent_at is not None else None,
+                )
+            )
         self._finished[message_sid] = None
         if len(self._finished) > FINISHED_KEEP:
             del self._finished[next(iter(self._finished))]
@@ -162,7 +176,7 @@ class ReceiptMatcher:
                 message_sid=message_sid,
                 delivered=not failed,
                 error_code=failed[0] if failed else None,
-                done_at_us=self._clock.now_us(),
+                done_at_us=now_us,
             )
         )
 
@@ -178,6 +192,7 @@ class ReceiptMatcher:
             partial(store.find, connection=self._name, candidates=list(candidates))
         )
         if row is not None:
+            self._sent_at.setdefault(row.message_sid, row.submitted_at)
             return PartRef(row.message_sid, row.part, row.parts), True
         for candidate in candidates:  # its submit_sm_resp came during the read
             known = self._ids.pop(candidate, None)
@@ -210,6 +225,9 @@ class ReceiptMatcher:
         ]  # fmt: skip
         for sid in unanswered:
             del self._open[sid]
+        horizon_us = self._clock.now_us() - int(REMEMBER_S * 1_000_000)
+        for sid in [sid for sid, at in self._sent_at.items() if at < horizon_us]:
+            del self._sent_at[sid]
 
     async def close(self) -> None:
         """Messages waiting for their other parts' receipts are decided from what came."""

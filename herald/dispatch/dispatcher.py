@@ -20,6 +20,7 @@ from herald.carriers.base import InboundHandler, Transport
 from herald.clock import Clock
 from herald.dispatch.admission import Admission
 from herald.dispatch.expiry import RECEIPT_WAIT_S, Expiry
+from herald.dispatch.health import HealthTracker
 from herald.dispatch.intake import DispatchIntake
 from herald.dispatch.ownership import Ownership
 from herald.dispatch.queues import SenderQueue
@@ -29,6 +30,7 @@ from herald.dispatch.router import Router
 from herald.dispatch.sender_loop import LoopParts, SenderLoops
 from herald.dispatch.takeover import Takeover
 from herald.dispatch.transitions import CallbackSink, Outcomes
+from herald.domain.health import Policy
 from herald.domain.inbound import InboundMessage
 from herald.domain.queued import last_submission
 from herald.domain.ratelimit import SECOND_US
@@ -59,6 +61,7 @@ class Dispatcher:
         new_sid: Callable[[Prefix], str] | None = None,
         media_link: Callable[[str], str] = lambda code: f"/m/{code}",
         on_inbound: InboundHandler | None = None,
+        health: Policy | None = None,
     ) -> None:
         self.db, self.clock, self.transport = db, clock, transport
         self._on_inbound = on_inbound or _no_inbound
@@ -77,12 +80,15 @@ class Dispatcher:
             db=db, clock=clock, sink=sink, metrics=metrics, on_callbacks=on_callbacks
         )
         self.expiry = Expiry(self.registry, outcomes)
-        self.receipts = Receipts(self.registry, outcomes)
+        self.health = HealthTracker(
+            db, clock, metrics, health or Policy(), node=self.ownership.node, new_sid=new_sid
+        )
+        self.receipts = Receipts(self.registry, outcomes, self.health)
         self.loops = SenderLoops(
             LoopParts(
                 registry=self.registry, ownership=self.ownership, expiry=self.expiry,
                 transport=transport, db=db, clock=clock, sink=sink, metrics=metrics,
-                on_callbacks=on_callbacks,
+                on_callbacks=on_callbacks, health=self.health,
             )
         )  # fmt: skip
         self.intake = DispatchIntake(
@@ -97,7 +103,7 @@ class Dispatcher:
         self.router = Router(
             self.registry, self.admission, db, clock, sink, metrics,
             lookup=transport.lookup, enqueue=self.intake.enqueue, on_callbacks=on_callbacks,
-            new_sid=new_sid or _no_sids, media_link=media_link,
+            new_sid=new_sid or _no_sids, media_link=media_link, health=self.health,
         )  # fmt: skip
 
     @property
@@ -139,6 +145,7 @@ class Dispatcher:
                 group.create_task(self.intake.run(stop))
                 group.create_task(self.expiry.run(stop))
                 group.create_task(self.router.run(stop))
+                group.create_task(self.health.run(stop))
                 if self.ownership.leased:
                     group.create_task(self.takeover.run(stop))
                 await stop.wait()

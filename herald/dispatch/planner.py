@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, replace
 import orjson
 
 from herald.clock import Clock
+from herald.dispatch.health import HealthTracker
 from herald.dispatch.registry import QueueRegistry, candidate_queue_key
 from herald.domain import delivery_errors
 from herald.domain.decisions import (
+    REROUTED,
     Lookup,
     Shortlists,
     addresses_of,
@@ -28,6 +30,7 @@ from herald.domain.decisions import (
     given_sender,
     recipient_of,
 )
+from herald.domain.health import impaired_among
 from herald.domain.queued import QueuedMessage
 from herald.domain.routing import RoutingDecision, Rule
 from herald.domain.senders import SenderKind
@@ -72,15 +75,22 @@ class _Batch:
     waits: dict[str, float]
     addresses: dict[str, str]
     shortlists: Shortlists = field(default_factory=dict)
+    impaired: frozenset[str] = frozenset()  # pool senders out of routing (sender health)
+    probe_share: float = 0.0
 
 
 class Planner:
     def __init__(
-        self, registry: QueueRegistry, clock: Clock, media_link: Callable[[str], str]
+        self,
+        registry: QueueRegistry,
+        clock: Clock,
+        media_link: Callable[[str], str],
+        health: HealthTracker | None = None,
     ) -> None:
         self.registry = registry
         self.clock = clock
         self.media_link = media_link  # an MMS Converter link from its code
+        self.health = health
 
     def _waits(self, account_sid: str, pool: Sequence[PoolEntry]) -> dict[str, float]:
         """Seconds of backlog ahead on each candidate's queue (those this node holds)."""
@@ -99,6 +109,11 @@ class Planner:
             waits=self._waits(rows[0].account_sid, context.pool),
             addresses=addresses_of(context.pool),
         )
+        health = self.health
+        if health is not None and health.impaired_keys():
+            candidates = (e.candidate for e in context.pool)
+            batch.impaired = impaired_among(rows[0].account_sid, candidates, health.impaired_keys())
+            batch.probe_share = health.policy.probe_share
         plans = []
         for row in rows:
             try:
@@ -123,8 +138,14 @@ class Planner:
                 service, context.pool, row, recipient,
                 mapping=context.sticky.get(row.to_number), waits=batch.waits,
                 counts=context.counts, shortlists=batch.shortlists,
+                impaired=batch.impaired, probe_share=batch.probe_share,
             )  # fmt: skip
-        keeps_mapping = bool(service and service.sticky_sender and not row.from_number)
+        # A message routed around an impaired sender leaves the recipient's mapping as it
+        # is: the recipient goes back to its sender once that is back in routing.
+        rerouted = decision.health == REROUTED
+        keeps_mapping = bool(service and service.sticky_sender and not row.from_number) and (
+            not rerouted
+        )
         plan = Plan(row, decision, "", keeps_mapping)
         mapped = context.sticky.get(row.to_number)
         plan.touch = bool(

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from herald.clock import Clock, sleep_or_wake
 from herald.dispatch.admission import Admission
+from herald.dispatch.health import HealthTracker
 from herald.dispatch.planner import Context, Plan, Planner
 from herald.dispatch.registry import QueueRegistry
 from herald.dispatch.transitions import CallbackSink, finish_many
@@ -69,6 +70,7 @@ class Router:
         on_callbacks: Callable[[], None],
         new_sid: Callable[[Prefix], str],
         media_link: Callable[[str], str],
+        health: HealthTracker | None = None,
     ) -> None:
         self.registry = registry
         self.admission = admission
@@ -80,7 +82,7 @@ class Router:
         self.enqueue = enqueue  # a routed message joins its sender's queue
         self.on_callbacks = on_callbacks
         self.new_sid = new_sid
-        self.planner = Planner(registry, clock, media_link)
+        self.planner = Planner(registry, clock, media_link, health)
         self.pending: dict[str, QueuedMessage] = {}
         self._wake = asyncio.Event()
         self._counts: dict[str, tuple[int, dict[str, int]]] = {}

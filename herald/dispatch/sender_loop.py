@@ -20,12 +20,14 @@ from functools import partial
 from herald.carriers.base import Transport
 from herald.clock import Clock
 from herald.dispatch.expiry import Expiry
+from herald.dispatch.health import HealthTracker
 from herald.dispatch.ownership import Ownership
 from herald.dispatch.queues import Entry, SenderQueue
 from herald.dispatch.registry import QueueRegistry
 from herald.dispatch.transitions import CallbackSink, SentMessage, finish, mark_sending, mark_sent
 from herald.domain import delivery_errors
 from herald.domain.carrier import Submission, SubmitResult
+from herald.domain.health import Outcome
 from herald.domain.numbers import is_alphanumeric_sender_id
 from herald.domain.queued import QueuedMessage
 from herald.domain.ratelimit import SECOND_US, admit, restamp
@@ -60,6 +62,7 @@ class LoopParts:
     sink: CallbackSink
     metrics: Metrics
     on_callbacks: Callable[[], None]
+    health: HealthTracker | None = None  # counts refusals toward their sender's health
 
 
 class SenderLoops:
@@ -278,7 +281,10 @@ class SenderLoop:
             d.registry.forget(entry)
             d.metrics.messages.labels("failed").inc()
             log.info("message sid=%s status=failed error_code=%s reason=refused", entry.sid, code)
-            await d.db.write(finish(entry.row, MessageStatus.FAILED, now, d.sink, error_code=code))
+            failing = finish(entry.row, MessageStatus.FAILED, now, d.sink, error_code=code)
+            if await d.db.write(failing) and d.health is not None:
+                refusal = Outcome(delivered=False, error_code=code, refused=True)
+                d.health.record_message(entry.row, refusal)
         if failed:
             d.on_callbacks()
         return answered_at + round(retry_after * SECOND_US) if throttled else 0

@@ -9,6 +9,7 @@ from dataclasses import replace
 from herald.domain import delivery_errors, numbers
 from herald.domain.carrier import CarrierInfo
 from herald.domain.encoding import encode_body
+from herald.domain.health import is_probe
 from herald.domain.queued import QueuedMessage
 from herald.domain.routing import (
     Candidate,
@@ -45,7 +46,12 @@ def recipient_of(to_number: str, lookup: Lookup) -> Recipient:
     )
 
 
-Shortlists = dict[tuple[Recipient, bool], tuple[Shortlist, tuple[Rejected, ...]]]
+Shortlists = dict[tuple[Recipient, bool, frozenset[str]], tuple[Shortlist, tuple[Rejected, ...]]]
+# Sender health (`health.py`): what a decision says of an impaired sender.
+IMPAIRED = "impaired: taken out of routing by sender health"
+PROBE = "probe: the impaired sender keeps a share of its messages, so that its recovery shows"
+ONLY_IMPAIRED = "impaired, but no other sender of the pool can take this message"
+REROUTED = "rerouted: the sender routing chose is impaired"
 
 
 def decide(
@@ -58,16 +64,49 @@ def decide(
     waits: dict[str, float],
     counts: dict[str, int],
     shortlists: Shortlists | None = None,
+    impaired: frozenset[str] = frozenset(),
+    probe_share: float = 0.0,
 ) -> RoutingDecision:
     """`choose_sender` for one message, with an MMS sent only by MMS-capable senders.
-    `shortlists` keeps what like recipients share within a batch (one service's pool)."""
+    `shortlists` keeps what like recipients share within a batch (one service's pool).
+
+    A sender of `impaired` (SIDs) that routing chooses keeps the message when it is a
+    probe (`health.is_probe`) or when no other sender can take it; otherwise the message
+    is routed among the others, the impaired ones named as passed over."""
     if not pool:
         return RoutingDecision(sender=None, rule=Rule.NONE, error_code=NO_SENDERS)
     shortlists = {} if shortlists is None else shortlists
-    key = (recipient, bool(row.num_media))
+    chosen = _decide(service, pool, row, recipient, mapping, waits, counts, shortlists, frozenset())
+    if chosen.sender is None or chosen.sender.sid not in impaired:
+        return chosen
+    if is_probe(row.sid, probe_share):
+        return replace(chosen, health=PROBE)
+    healthy = _decide(service, pool, row, recipient, mapping, waits, counts, shortlists, impaired)
+    if healthy.sender is None:
+        return replace(chosen, health=ONLY_IMPAIRED)
+    passed = Rejected(IMPAIRED, tuple(e.candidate.sid for e in pool if e.candidate.sid in impaired))
+    return replace(healthy, rejected_groups=(passed, *healthy.rejected_groups), health=REROUTED)
+
+
+def _decide(
+    service: Service,
+    pool: Sequence[PoolEntry],
+    row: QueuedMessage,
+    recipient: Recipient,
+    mapping: Mapping | None,
+    waits: dict[str, float],
+    counts: dict[str, int],
+    shortlists: Shortlists,
+    excluded: frozenset[str],
+) -> RoutingDecision:
+    key = (recipient, bool(row.num_media), excluded)
     found = shortlists.get(key)
     if found is None:
-        usable = [e.candidate for e in pool if not row.num_media or e.mms]
+        usable = [
+            e.candidate
+            for e in pool
+            if (not row.num_media or e.mms) and e.candidate.sid not in excluded
+        ]
         options = Options(
             area_code_geomatch=service.area_code_geomatch,
             sticky_sender=service.sticky_sender,
@@ -151,6 +190,7 @@ def explain(
         "alert_code": decision.alert,
         "error_code": decision.error_code,
         "candidates": decision.candidates,
+        "health": decision.health,
         "pool_size": len(addresses),
         "rejected": listed,
         "rejected_total": sum(len(g.sids) for g in decision.rejected_groups),

@@ -271,6 +271,13 @@ class InvalidMediaUrl(TwilioError):
     status = 400
 
 
+class FromNotMmsCapable(TwilioError):
+    """The 'From' number is not MMS-capable: it cannot send media."""
+
+    code = 21621
+    status = 400
+
+
 class TooManyMedia(TwilioError):
     """Too many media urls: a message can have at most 10."""
 

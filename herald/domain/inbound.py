@@ -36,6 +36,7 @@ class InboundMessage:
     body: str
     media: tuple[InboundMedia, ...] = ()
     num_segments: int = 1
+    error_code: int | None = None  # 30009: a part of a concatenated message never came
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -52,3 +52,6 @@ class Media:
     url: str
     date_created: int
     date_updated: int
+    # Bytes of the copy Herald keeps (fetched at the create); None: it keeps none (an
+    # inbound message's media, or media stored before Herald kept copies).
+    size: int | None = None

@@ -93,6 +93,7 @@ class RoutingDecision:
     alert: int | None = None  # 30018: alpha ID not registered where it must be
     error_code: int | None = None  # why no sender was chosen
     candidates: int = 0  # how many Scaler chose among
+    health: str | None = None  # sender health: why an impaired sender was used or passed over
 
     @property
     def rejected(self) -> tuple[Rejection, ...]:

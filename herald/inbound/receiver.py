@@ -254,6 +254,7 @@ class InboundReceiver:
             num_segments=inbound.num_segments,
             num_media=len(inbound.media),
             price=inbound_price(inbound.num_segments),
+            error_code=inbound.error_code,
             date_sent=now,
             date_created=now,
             date_updated=now,

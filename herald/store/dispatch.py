@@ -191,6 +191,23 @@ _TO_SENT = RawStatement(
     )
 )
 
+# A receipt that overtook its submit's answer (an SMSC may send it first) finished the
+# message before `sent` was written: it still gets its price, carrier and date sent.
+_SENT_LATE = RawStatement(
+    update(messages)
+    .where(
+        m.sid == bindparam("b_sid"),
+        m.status.in_([_literal(MessageStatus.DELIVERED), _literal(MessageStatus.UNDELIVERED)]),
+        m.date_sent.is_(None),
+    )
+    .values(
+        date_sent=bindparam("b_now"),
+        price=func.coalesce(m.price, bindparam("b_price")),
+        price_unit=bindparam("b_price_unit"),
+        carrier=bindparam("b_carrier"),
+    )
+)
+
 
 def mark_sending(conn: Connection, sids: Sequence[str], now: int) -> list[bool]:
     """Record the intent to submit (invariant 2) before the carrier sees anything; for
@@ -203,7 +220,11 @@ def mark_sending(conn: Connection, sids: Sequence[str], now: int) -> list[bool]:
 def mark_sent(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[bool]:
     """Rows of b_sid, b_now, b_price, b_price_unit, b_carrier; whether each moved (a
     message already past `sent` stays as it is, and owes no callback)."""
-    return [count > 0 for count in _TO_SENT.run_each(conn, rows)]
+    moved = [count > 0 for count in _TO_SENT.run_each(conn, rows)]
+    overtaken = [row for row, ok in zip(rows, moved, strict=True) if not ok]
+    if overtaken:
+        _SENT_LATE.run_each(conn, overtaken)
+    return moved
 
 
 def _finishing(new: MessageStatus) -> RawStatement:

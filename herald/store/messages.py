@@ -7,7 +7,7 @@ messages arrive meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from herald.store.schema import idempotency_keys, media, messages
 
 _MESSAGE_COLUMNS = [c for c in messages.c if c.name != "id"]
 _MEDIA_COLUMNS = list(media.c)
+_MEDIA_RECORD = [c for c in media.c if c.name != "content"]  # a record without its bytes
 _INSERT_MESSAGE = RawStatement(
     insert(messages).values({c.name: bindparam(c.name) for c in _MESSAGE_COLUMNS})
 )
@@ -129,10 +130,19 @@ def _media(row: Any) -> Media:
         url=row.url,
         date_created=row.date_created,
         date_updated=row.date_updated,
+        size=row.size,
     )
 
 
-def insert_message(conn: Connection, message: Message, items: Sequence[Media] = ()) -> Message:
+def insert_message(
+    conn: Connection,
+    message: Message,
+    items: Sequence[Media] = (),
+    contents: Mapping[str, bytes] | None = None,
+) -> Message:
+    """The message and its media; `contents` holds the copies kept in the database, by
+    Media SID (a larger copy is a file, `media_files`)."""
+    contents = contents or {}
     _INSERT_MESSAGE.run_many(conn, [_columns(message)])
     if items:
         _INSERT_MEDIA.run_many(
@@ -146,6 +156,8 @@ def insert_message(conn: Connection, message: Message, items: Sequence[Media] = 
                     "url": m.url,
                     "date_created": m.date_created,
                     "date_updated": m.date_updated,
+                    "size": m.size,
+                    "content": contents.get(m.sid),
                 }
                 for m in items
             ],
@@ -252,7 +264,7 @@ def list_media(
     conn: Connection, account_sid: str, message_sid: str, *, limit: int, offset: int
 ) -> list[Media]:
     rows = conn.execute(
-        select(media)
+        select(*_MEDIA_RECORD)
         .where(media.c.account_sid == account_sid, media.c.message_sid == message_sid)
         .order_by(media.c.date_created, media.c.sid)
         .limit(limit)
@@ -263,7 +275,7 @@ def list_media(
 
 def get_media(conn: Connection, account_sid: str, message_sid: str, sid: str) -> Media | None:
     row = conn.execute(
-        select(media).where(
+        select(*_MEDIA_RECORD).where(
             media.c.sid == sid,
             media.c.account_sid == account_sid,
             media.c.message_sid == message_sid,

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -258,6 +259,11 @@ media = Table(
     Column("content_type", String(128), nullable=False),
     Column("url", String(2048), nullable=False),
     *_dates(),
+    # The copy fetched at the create (outbound MMS): its size, and the bytes themselves
+    # when small; a larger copy is a file named by the SID in HERALD_MEDIA_DIR. No size:
+    # no copy (inbound media, media stored before 0007).
+    Column("size", Integer, nullable=True),
+    Column("content", LargeBinary, nullable=True),
 )
 
 idempotency_keys = Table(

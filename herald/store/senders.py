@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from herald.domain import errors
 from herald.domain.senders import Capabilities, IncomingNumber, ShortCode, SmsWebhook
+from herald.domain.sids import Prefix
 from herald.store.raw import RawStatement
 from herald.store.schema import incoming_numbers, service_senders, short_codes, sticky_mappings
 
@@ -145,6 +146,13 @@ def short_code_senders(
     """(SID, country, can send SMS) of each of the account's short codes with this number."""
     rows = _SHORT_CODE_SENDERS.fetch(conn, {"account_sid": account_sid, "short_code": short_code})
     return [(sid, country, bool(sms)) for sid, country, sms in rows]
+
+
+def can_send_mms(conn: Connection, sid: str) -> bool:
+    """Whether the number or short code `sid` has the MMS capability (21621 otherwise)."""
+    table = short_codes if sid.startswith(Prefix.SHORT_CODE) else incoming_numbers
+    row = conn.execute(select(table.c.cap_mms).where(table.c.sid == sid)).first()
+    return row is not None and bool(row.cap_mms)
 
 
 def find_number(conn: Connection, account_sid: str, phone_number: str) -> IncomingNumber | None:

@@ -1,5 +1,7 @@
-"""Fetching a message's media for the MMS Converter's links (`/m/{code}`), so that a link
-serves the media itself and never reveals its URL (which may carry a query token).
+"""Fetching a message's media: each `MediaUrl` of an MMS at its create (`fetch_all`, the
+refusals of domain/media_types.py), and for the MMS Converter's links (`/m/{code}`) when
+no copy was kept, so that a link serves the media itself and never reveals its URL
+(which may carry a query token).
 
 The fetch goes through the webhook HTTP client, so the webhook target policy applies to
 every hop: up to `MAX_REDIRECTS` redirects are followed, each to an absolute http(s) URL
@@ -14,12 +16,14 @@ import asyncio
 import logging
 import re
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from herald.domain import errors
+from herald.domain.media_types import Fetched, MediaDownloadFailed, MediaTooLarge
 from herald.domain.outbound import MAX_MEDIA_URL, is_http_url
-from herald.webhooks.http import HttpClient, WebhookFailure
+from herald.webhooks.http import AnswerTooLarge, HttpClient, TargetRefused, WebhookFailure
 from herald.webhooks.signer import USER_AGENT
 
 log = logging.getLogger("herald.webhooks")
@@ -37,6 +41,14 @@ _HEADERS = {"User-Agent": USER_AGENT, "Accept": "*/*"}
 
 class MediaFailure(Exception):
     """No media was fetched from an answer: the message says why, for the log only."""
+
+
+class MediaRefused(MediaFailure):
+    """A redirect to a URL Herald does not fetch (not http(s))."""
+
+
+class _OverBudget(Exception):
+    """The media fetched so far for one message are more than it may carry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +94,67 @@ class MediaFetcher:
         log.info("media link: could not fetch the media: %s", reason)
         raise errors.MediaUnavailable("The media could not be retrieved.")
 
+    async def fetch_all(self, urls: Sequence[str], *, max_total: int) -> list[Fetched]:
+        """Each URL's media, fetched at once, for an MMS's create: the first refusal in
+        `MediaUrl` order is raised (21620, 63019, 11751), and 11751 as soon as the
+        answers come to more than `max_total` bytes (the rest are then not awaited)."""
+        found: list[Fetched | errors.TwilioError | None] = [None] * len(urls)
+        total = 0
+
+        async def one(n: int, url: str) -> None:
+            nonlocal total
+            try:
+                found[n] = fetched = await self.download(url)
+            except errors.TwilioError as exc:
+                found[n] = exc
+                return
+            total += len(fetched.body)
+            if total > max_total:
+                raise _OverBudget
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for n, url in enumerate(urls):
+                    group.create_task(one(n, url))
+        except* _OverBudget:
+            raise MediaTooLarge(
+                f"The media come to more than {max_total} bytes; an MMS may carry at most "
+                f"{max_total} (5 MB)."
+            ) from None
+        for item in found:
+            if not isinstance(item, Fetched):
+                assert item is not None
+                raise item
+        return [item for item in found if isinstance(item, Fetched)]
+
+    async def download(self, url: str) -> Fetched:
+        """The media at `url` for a create, or why not as the create answers it: 21620
+        for a target the policy refuses or a redirect away from http(s), 11751 beyond
+        5 MB, 63019 for anything else (what exactly goes to the log)."""
+        try:
+            async with self._slots, asyncio.timeout(self._timeout_s):
+                media = await self._follow(url)
+        except TimeoutError:
+            reason = f"no answer within {self._timeout_s:g}s"
+        except (TargetRefused, MediaRefused) as exc:
+            log.info("media: refused %s: %s", url, exc)
+            raise errors.InvalidMediaUrl(
+                f"Media urls: {url} are invalid. It leads to an address or URL this server "
+                "does not fetch."
+            ) from None
+        except AnswerTooLarge:
+            raise MediaTooLarge(
+                f"The media at {url} is larger than an MMS may carry (5 MB)."
+            ) from None
+        except MediaFailure as exc:
+            reason = str(exc)
+        except WebhookFailure as exc:
+            log.info("media: could not fetch %s: %s", url, exc)
+            reason = "no answer"
+        else:
+            return Fetched(url=url, content_type=media.content_type, body=media.body)
+        raise MediaDownloadFailed(f"The media at {url} could not be downloaded: {reason}.")
+
     async def _follow(self, url: str) -> Media:
         for _ in range(MAX_REDIRECTS + 1):
             answer = await self._client.fetch("GET", url, _HEADERS)
@@ -89,10 +162,10 @@ class MediaFetcher:
             if answer.status in REDIRECTS and location:
                 url = urljoin(url, location)
                 if not is_http_url(url, max_length=MAX_MEDIA_URL):
-                    raise MediaFailure(f"redirected to a URL Herald does not fetch: {url!r}")
+                    raise MediaRefused(f"redirected to a URL Herald does not fetch: {url!r}")
                 continue
             if not 200 <= answer.status < 300:
-                raise MediaFailure(f"{url}: HTTP {answer.status}")
+                raise MediaFailure(f"HTTP {answer.status} from {url}")
             return Media(content_type=content_type(answer.header("content-type")), body=answer.body)
         raise MediaFailure(f"more than {MAX_REDIRECTS} redirects")
 

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from herald.api.app import create_app
 from tests.api import raw_http
 from tests.conftest import Herald
+from tests.webhooks.receiver import Receiver
 
 DISPATCH = False  # what is accepted stays put; the API is what is fuzzed
 
@@ -40,7 +41,7 @@ VALID_FORMS: dict[str, dict[str, str]] = {
         "To": TO, "From": SENDER, "Body": "hi", "StatusCallback": "https://e.com/cb",
         "ApplicationSid": "AP" + "0" * 32, "ValidityPeriod": "600", "Attempt": "1",
         "MaxPrice": "0.05", "ProvideFeedback": "true", "SmartEncoded": "false",
-        "Tags": '{"campaign": "fuzz"}', "MediaUrl": "https://e.com/a.png",
+        "Tags": '{"campaign": "fuzz"}', "MediaUrl": "{media}",
     },
     "/Messages/{sid}.json": {"Body": ""},
     "/Messages/{sid}/Feedback.json": {"Outcome": "confirmed"},
@@ -106,7 +107,11 @@ NAMES = sorted(
 odd = st.sampled_from(
     ["", " ", "\t", "²", "٣", "1e999", "NaN", "-0", "true", "\x00", "\u202e", "\ufeff", "%",
      "%FF", "javascript:alert(1)", "http://a_b/", "http://[::1", "MG" + "0" * 32, "PA", "{}",
-     '{"a": 1}', "[]", "+", "\r\n", "𝒳" * 40, "e\u0301" * 30]
+     '{"a": 1}', "[]", "+", "\r\n", "𝒳" * 40, "e\u0301" * 30,
+     # MediaUrl forms: refused before any fetch, or by the fetch (nothing listens there)
+     "ftp://e.com/a.png", "HTTP://E.COM/A.PNG", "https://e.com/a.png#x", "//e.com/a.png",
+     "http://169.254.169.254/latest/meta-data/", "http://0x7f.1:1/a.png", "http://[::1]:1/a",
+     "http://127.0.0.1:1/a.png", "https://e.com/" + "a" * 2100, "data:image/png;base64,iVBO"]
 )  # fmt: skip
 values = st.one_of(
     st.text(max_size=40),
@@ -149,12 +154,16 @@ class World:
     def form_for(self, path: str) -> list[tuple[str, str]]:
         key = next((k for k in sorted(VALID_FORMS, key=len, reverse=True) if path.endswith(k)), "")
         form = VALID_FORMS.get(key, {})
-        named = {"{number}": self.sids["number"], "{short_code}": self.sids["short_code"]}
+        named = {
+            "{number}": self.sids["number"],
+            "{short_code}": self.sids["short_code"],
+            "{media}": self.sids["media"],
+        }
         return [(name, named.get(value, value)) for name, value in form.items()]
 
 
 @pytest.fixture(scope="module")
-def world(herald: Herald) -> Iterator[World]:
+def world(herald: Herald, media_server: Receiver) -> Iterator[World]:
     account = herald.account()
     client = herald.client(account)
     number = client.incoming_phone_numbers.create(phone_number=SENDER)
@@ -167,7 +176,7 @@ def world(herald: Herald) -> Iterator[World]:
     client.messaging.v1.services(service.sid).phone_numbers.create(phone_number_sid=number.sid)
     alpha = client.messaging.v1.services(service.sid).alpha_senders.create(alpha_sender="Acme")
     message = client.messages.create(
-        to=TO, from_=SENDER, body="x", media_url=["https://e.com/a.png"]
+        to=TO, from_=SENDER, body="x", media_url=[f"{media_server.url}/a.png"]
     )
     media = client.messages(message.sid).media.list()[0]
     sids = {
@@ -187,6 +196,7 @@ def world(herald: Herald) -> Iterator[World]:
         "to": TO,
         "number_type": "Local",
         "code": "abcdefg",
+        "media": f"{media_server.url}/a.png",
     }
     yield World(herald.base_url, auth, sids)
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.api import spec
 from tests.conftest import Herald
+from tests.webhooks.receiver import Receiver
 
 # API-only server: messages stay queued, so refusals before completion can be tested.
 DISPATCH = False
@@ -77,7 +78,7 @@ def _created(http: httpx.Client, auth: tuple[str, str], path: str, form: dict[st
 
 
 def _tenant(
-    herald: Herald, http: httpx.Client, phone_number: str, short_code: str, to: str
+    herald: Herald, http: httpx.Client, phone_number: str, short_code: str, to: str, media: str
 ) -> Tenant:
     account = herald.account()
     auth = (account.sid, account.auth_token)
@@ -87,7 +88,7 @@ def _tenant(
     )
     code = _created(http, auth, f"{base}/SMS/ShortCodes.json", {"ShortCode": short_code})
     key = _created(http, auth, f"{base}/Keys.json", {"FriendlyName": "own"})
-    form = {"To": to, "From": phone_number, "Body": "hi", "MediaUrl": "https://example.com/c.jpg"}
+    form = {"To": to, "From": phone_number, "Body": "hi", "MediaUrl": media}
     message = _created(http, auth, f"{base}/Messages.json", form)
     media = http.get(f"{base}/Messages/{message['sid']}/Media.json", auth=auth).json()
     return Tenant(
@@ -138,10 +139,11 @@ class Pair:
 
 
 @pytest.fixture(scope="module")
-def pair(herald: Herald) -> Iterator[Pair]:
+def pair(herald: Herald, media_server: Receiver) -> Iterator[Pair]:
+    media = f"{media_server.url}/c.jpg"
     with httpx.Client(base_url=herald.base_url, timeout=10) as http:
-        a = _tenant(herald, http, "+14155550200", "22222", to="+14155550299")
-        b = _tenant(herald, http, "+14155550300", "33333", to="+14155550399")
+        a = _tenant(herald, http, "+14155550200", "22222", to="+14155550299", media=media)
+        b = _tenant(herald, http, "+14155550300", "33333", to="+14155550399", media=media)
         yield Pair(http, a, b)
 
 
@@ -155,6 +157,7 @@ ON_A_SIDS = [
     ("DELETE", "Messages/{message}.json", None, "Messages/{message}.json"),
     ("GET", "Messages/{message}/Media.json", None, "Messages/{message}/Media.json"),
     ("GET", "Messages/{message}/Media/{media}.json", None, "Messages/{message}/Media.json"),
+    ("GET", "Messages/{message}/Media/{media}", None, "Messages/{message}/Media.json"),
     ("DELETE", "Messages/{message}/Media/{media}.json", None, "Messages/{message}/Media.json"),
     ("GET", "IncomingPhoneNumbers/{number}.json", None, "IncomingPhoneNumbers/{number}.json"),
     (

@@ -1,7 +1,8 @@
 """The MMS Converter's `/m/` links on a real server, with a real media server on
-127.0.0.1: the media is served through Herald and its URL never shown; several media are
-listed as `/m/{code}/{n}`; redirects are followed and checked; failures are a 502 that
-tells nothing of the upstream; and each client may make only a few requests a second."""
+127.0.0.1: the media is served through Herald (the copy kept at the create) and its URL
+never shown; several media are listed as `/m/{code}/{n}`; a media without a kept copy is
+fetched, its redirects followed and checked, and a failure is a 502 that tells nothing of
+the upstream; and each client may make only a few requests a second."""
 
 from __future__ import annotations
 
@@ -13,16 +14,15 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from herald.runtime import LINK_REQUESTS_PER_S
+from herald.store.schema import media as media_table
 from herald.throttle import ClientThrottle, client_key
 from herald.webhooks.media import MAX_BYTES
 from tests.api.test_service_sending import Pool, number
-from tests.conftest import Herald, eventually
+from tests.conftest import JPEG, PNG, Herald, eventually
 from tests.webhooks.receiver import Receiver, Reply
-
-JPEG = b"\xff\xd8\xff\xe0 not really a cat"
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
@@ -42,10 +42,21 @@ def pool(herald: Herald) -> Pool:
     return made
 
 
-def link_for(pool: Pool, urls: list[str]) -> str:
-    """Send an MMS to a carrier that takes none; the path of the link sent instead."""
+def link_for(pool: Pool, urls: list[str], *, kept_as: list[str] | None = None) -> str:
+    """Send an MMS to a carrier that takes none; the path of the link sent instead.
+    With `kept_as`, the media become ones with those URLs and no kept copy, as media
+    stored before Herald kept copies are (so the link fetches them)."""
     sent = pool.send("+447400123456", media_url=urls)
     link = eventually(lambda: (pool.routing(sent.sid)["decision"] or {}).get("mms_link"))
+    if kept_as is not None:
+        items = pool.client.messages(sent.sid).media.list()
+        with pool.herald.runtime.db.write_engine.begin() as conn:
+            for item, url in zip(items, kept_as, strict=True):
+                conn.execute(
+                    update(media_table)
+                    .where(media_table.c.sid == item.sid)
+                    .values(url=url, size=None, content=None)
+                )
     return "/m/" + str(link).rsplit("/", 1)[1]
 
 
@@ -65,8 +76,10 @@ def test_one_media_is_served_without_revealing_its_url(
     assert "sandbox" in served.headers["content-security-policy"]
     assert get(herald, path + "/1").content == JPEG
     assert get(herald, path + "/2").json()["code"] == 20404
-    [request] = [r for r in media.requests if r.path == "/cat.jpg"][:1]
+    [request] = [r for r in media.requests if r.path == "/cat.jpg"]  # at the create only
     assert request.target == "/cat.jpg?token=s3cret" and "authorization" not in request.headers
+    media.route("/cat.jpg", Reply(status=500))  # the copy kept at the create is served
+    assert get(herald, path + "/1").content == JPEG and len(media.requests) == 1
 
 
 def test_several_media_are_listed_and_each_served(
@@ -94,7 +107,8 @@ def test_redirects_are_followed_and_each_hop_is_checked(
     media.route("/ftp", moved("ftp://files.example.com/cat.jpg"))
     for n in range(1, 5):
         media.route(f"/loop{n}", moved(f"/loop{n + 1}"))
-    path = link_for(pool, [f"{media.url}/{p}" for p in ("hop1", "inside", "ftp", "loop1")])
+    hops = [f"{media.url}/{p}" for p in ("hop1", "inside", "ftp", "loop1")]
+    path = link_for(pool, [f"{media.url}/cat.jpg"] * 4, kept_as=hops)
     statuses = [get(herald, f"{path}/{n}").status_code for n in range(1, 5)]
     assert statuses == [200, 502, 502, 502]
     assert not any(r.path == "/loop5" for r in media.requests)  # three redirects at most
@@ -108,7 +122,8 @@ def test_a_failed_fetch_is_a_502_that_tells_nothing_of_the_upstream(
         "/huge", Reply(headers=(("Content-Type", "video/mp4"),), body=b"x" * (MAX_BYTES + 1))
     )
     media.route("/odd", Reply(headers=(("Content-Type", "text/html\r\nX-Evil: 1"),), body=b"ok"))
-    path = link_for(pool, [f"{media.url}/broken", f"{media.url}/huge", f"{media.url}/odd"])
+    urls = [f"{media.url}/broken", f"{media.url}/huge", f"{media.url}/odd"]
+    path = link_for(pool, [f"{media.url}/cat.jpg"] * 3, kept_as=urls)
     for n in (1, 2):
         failed = get(herald, f"{path}/{n}")
         body: dict[str, Any] = failed.json()

@@ -16,6 +16,7 @@ from herald.domain.sids import Prefix
 from herald.domain.status import MessageStatus
 from herald.store import messages as message_store
 from tests.conftest import Herald
+from tests.webhooks.receiver import Receiver
 
 # API-only server: messages stay queued, so refusals before completion can be tested.
 DISPATCH = False
@@ -107,9 +108,9 @@ def test_segments_come_from_encoding(
     assert message.body == body
 
 
-def test_media_subresource(herald: Herald, sender: tuple) -> None:
+def test_media_subresource(herald: Herald, sender: tuple, media_server: Receiver) -> None:
     _account, client, number = sender
-    urls = ["https://example.com/cat.jpg", "https://example.com/dog.png"]
+    urls = [f"{media_server.url}/cat.jpg", f"{media_server.url}/dog.png"]
     message = client.messages.create(to="+14155550111", from_=number, body="", media_url=urls)
     assert message.sid.startswith("MM")
     assert message.num_media == "2"

@@ -20,7 +20,7 @@ from herald.domain.status import MessageStatus
 from herald.store import messages as message_store
 from herald.store.schema import sticky_mappings
 from tests.api.test_spec import MESSAGES, assert_matches_spec
-from tests.conftest import Herald, eventually
+from tests.conftest import JPEG, Herald, eventually
 from tests.store.test_records import message
 from tests.webhooks.receiver import Receiver, Reply
 
@@ -440,7 +440,7 @@ def test_mms_converter_sends_a_link_where_the_carrier_takes_no_mms(
     pool = Pool(herald)
     sender = number()
     pool.add_number(sender)
-    receiver.route("/cat.jpg", Reply(headers=(("Content-Type", "image/jpeg"),), body=b"\xff\xd8"))
+    receiver.route("/cat.jpg", Reply(headers=(("Content-Type", "image/jpeg"),), body=JPEG))
     media = f"{receiver.url}/cat.jpg?token=secret"
     sent = pool.settled(pool.send("+447400123456", media_url=[media]).sid, FINAL)
     assert sent.status in ("delivered", "sent") and sent.from_ == sender  # not 30011
@@ -453,7 +453,7 @@ def test_mms_converter_sends_a_link_where_the_carrier_takes_no_mms(
     assert sent.num_segments == "1" and sent.num_media == "1"
     assert sent.price == "-" + price_of("GB", is_mms=False)
     followed = httpx.get(f"{herald.base_url}/m/{link.rsplit('/', 1)[1]}")
-    assert followed.status_code == 200 and followed.content == b"\xff\xd8"
+    assert followed.status_code == 200 and followed.content == JPEG
     assert followed.headers["content-type"] == "image/jpeg"
     assert "secret" not in str(followed.headers)  # the media, not where it lives
     assert httpx.get(f"{herald.base_url}/m/nothing").status_code == 404

@@ -16,6 +16,7 @@ import pytest
 
 from tests.api import spec
 from tests.conftest import Herald
+from tests.webhooks.receiver import Receiver
 
 # API-only server: messages stay queued, so refusals before completion can be tested.
 DISPATCH = False
@@ -64,11 +65,11 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(herald: Herald) -> Iterator[World]:
+def world(herald: Herald, media_server: Receiver) -> Iterator[World]:
     account = herald.account()
     auth = (account.sid, account.auth_token)
     with httpx.Client(base_url=herald.base_url, auth=auth, timeout=10) as http:
-        w = World(http, {"account": account.sid})
+        w = World(http, {"account": account.sid, "media_server": media_server.url})
         w.sids["number"] = w.created(NUMBERS, {"PhoneNumber": LOCAL_NUMBER})["sid"]
         w.sids["toll_free"] = w.created(NUMBERS, {"PhoneNumber": TOLL_FREE_NUMBER})["sid"]
         w.sids["mobile"] = w.created(NUMBERS, {"PhoneNumber": MOBILE_NUMBER})["sid"]
@@ -80,7 +81,7 @@ def world(herald: Herald) -> Iterator[World]:
                 "To": "+14155550111",
                 "From": LOCAL_NUMBER,
                 "Body": "a cat",
-                "MediaUrl": "https://example.com/cat.jpg",
+                "MediaUrl": f"{media_server.url}/cat.jpg",
             },
         )
         w.sids["message"] = message["sid"]
@@ -210,7 +211,7 @@ CREATES: list[tuple[str, dict[str, str], str, tuple[str, str, int]]] = [
     ),
     (
         MESSAGES,
-        {"To": "+14155550112", "From": LOCAL_NUMBER, "MediaUrl": "https://example.com/a.png"},
+        {"To": "+14155550112", "From": LOCAL_NUMBER, "MediaUrl": "{media_server}/a.png"},
         MESSAGE,
         (MESSAGES, "post", 201),
     ),
@@ -232,6 +233,7 @@ CREATES: list[tuple[str, dict[str, str], str, tuple[str, str, int]]] = [
 def test_create_matches_spec(
     world: World, template: str, form: dict[str, str], item: str, schema: tuple[str, str, int]
 ) -> None:
+    form = {name: value.format_map(world.sids) for name, value in form.items()}
     body = world.created(template, form)
     assert_matches_spec(body, *schema)
     assert body.get("account_sid", world.sids["account"]) == world.sids["account"]

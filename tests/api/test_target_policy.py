@@ -1,8 +1,8 @@
 """The webhook target policy on a server left at its default (HERALD_WEBHOOK_ALLOW_PRIVATE
 off): a URL whose host is a refused address, in any spelling, is refused when it is set,
 with the field's own code; a host name that resolves to one is accepted, then refused
-when the callback connects (or the media link fetches), and a dead letter says nothing
-about the address."""
+when the callback connects (or an MMS create fetches its media: 21620), and a dead
+letter says nothing about the address."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_media_links import link_for
 from tests.api.test_service_sending import Pool, number
-from tests.conftest import Herald, eventually
+from tests.conftest import JPEG, Herald, eventually
 from tests.webhooks.receiver import Receiver, Reply
 
 SETTINGS = {"webhook_allow_private": False, "callback_max_attempts": 1}
@@ -108,12 +107,19 @@ def test_a_name_that_resolves_to_a_refused_address_is_refused_at_connect_time(ap
     }
 
 
-def test_a_media_link_to_a_name_of_a_refused_address_is_not_fetched(herald: Herald) -> None:
+def test_media_at_a_name_of_a_refused_address_is_not_fetched(herald: Herald) -> None:
+    """The create fetches an MMS's media, so it is refused there (21620), nothing stored."""
     pool = Pool(herald)
     pool.add_number(number())
+    auth = (pool.account.sid, pool.account.auth_token)
     with Receiver() as media:
-        media.route("/cat.jpg", Reply(headers=(("Content-Type", "image/jpeg"),), body=b"cat"))
-        path = link_for(pool, [f"http://localhost:{media.port}/cat.jpg"])
-        refused = httpx.get(herald.base_url + path)
-        assert (refused.status_code, refused.json()["code"]) == (502, 11200)
+        media.route("/cat.jpg", Reply(headers=(("Content-Type", "image/jpeg"),), body=JPEG))
+        form = {
+            "To": "+14155550102",
+            "MessagingServiceSid": pool.service.sid,
+            "MediaUrl": f"http://localhost:{media.port}/cat.jpg",  # a name: resolved at connect
+        }
+        sent = httpx.post(herald.url(pool.account, "Messages.json"), data=form, auth=auth)
+        assert "does not fetch" in _refused(sent, 21620)["message"]
         assert media.count == 0
+    assert pool.client.messages.list() == []

@@ -6,6 +6,7 @@ callbacks and inbound webhooks."""
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -233,6 +234,11 @@ def test_each_receipt_kind_gives_its_status_code_and_callback(
     last = receiver.wait_for(2, timeout=10)[-1]
     assert dict(last.form)["MessageStatus"] == status
     assert dict(last.form)["ErrorCode"] == str(code)
+    connection_health = (  # the connection's error mix, beside its senders'
+        'herald_connection_outcomes_total{address="acme",connection="smpp:acme",'
+        f'error_code="{code}",outcome="undelivered"}}'
+    )
+    assert connection_health in herald.metrics()
 
 
 def test_no_receipt_leaves_the_message_sent(
@@ -399,11 +405,9 @@ def test_herald_carriers_lists_connections_with_their_live_state(
             "HERALD_CARRIERS_FILE": str(carriers),
             "HERALD_METRICS_TOKEN": METRICS_TOKEN,
             "PATH": "/usr/bin:/bin",
-        },  # fmt: skip
+        },
         check=True,
     )
-    import json
-
     listed = json.loads(shown.stdout.splitlines()[-1])
     states = {c["name"]: c["state"] for c in listed["connections"]}
     assert states["acme"] == "bound" and states["bad"] == "down"

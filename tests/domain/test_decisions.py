@@ -434,6 +434,7 @@ def test_a_decision_explained() -> None:
         "alert_code": None,
         "error_code": None,
         "candidates": 1,
+        "health": None,
         "pool_size": 2,
         "rejected": [{"sid": "LC212", "address": "addr-LC212", "reason": "cannot send MMS"}],
         "rejected_total": 1,

@@ -7,7 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from herald.runtime import Runtime
-from herald.store import inbound_schema  # noqa: F401  (its tables join the metadata)
+from herald.store import (
+    health_schema,  # noqa: F401  (its tables join the metadata)
+    inbound_schema,  # noqa: F401  (its tables join the metadata)
+    smpp_schema,  # noqa: F401  (its tables join the metadata)
+)
 from herald.store.schema import metadata
 
 

@@ -6,7 +6,11 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from herald.store import inbound_schema  # noqa: F401  (its tables join the metadata)
+from herald.store import (
+    health_schema,  # noqa: F401  (its tables join the metadata)
+    inbound_schema,  # noqa: F401  (its tables join the metadata)
+    smpp_schema,  # noqa: F401  (its tables join the metadata)
+)
 from herald.store.db import normalize_url
 from herald.store.schema import metadata
 
