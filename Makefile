@@ -42,10 +42,11 @@ format: install
 	$(BIN)/ruff format herald tests bench scripts
 	$(BIN)/ruff check --fix herald tests bench scripts
 
-bench: install
+bench: install $(NODE_STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/api_accept.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/smpp.py
 	@echo "bench/scale.py needs PostgreSQL: .venv/bin/python bench/scale.py [--database-url URL]"
 
 clean:

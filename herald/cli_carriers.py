@@ -41,13 +41,13 @@ def show_carriers(settings: config.Settings, *, url: str | None, as_json: bool) 
     if live is None:
         print(f"(Herald is not reachable at {base}: live state unknown)")
     print(f"{'connection':<16} {'host':<24} {'state':<10} {'window':>9} {'submit/s':>9} "
-          f"{'receipt/s':>9} {'ambiguous':>9}  failover")  # fmt: skip
+          f"{'receipt/s':>9} {'ambiguous':>9} {'delivered':>9}  failover")  # fmt: skip
     for c in listed["connections"]:
         window = f"{c['window_in_use']}/{c['window']}" if c["state"] != "unknown" else "-"
         print(
             f"{c['name']:<16} {c['host'] + ':' + str(c['port']):<24} {c['state']:<10} "
             f"{window:>9} {c['submits_per_s']:>9} {c['receipts_per_s']:>9} "
-            f"{c['ambiguous']:>9}  {c['failover'] or '-'}"
+            f"{c['ambiguous']:>9} {_percent(c['delivery_rate']):>9}  {c['failover'] or '-'}"
         )
     print("\nroutes (first match wins; anything unmatched goes to the simulator):")
     for i, r in enumerate(listed["routes"], 1):
@@ -72,6 +72,7 @@ def _listing(carriers: CarrierConfig, live: tuple[Samples, Samples] | None) -> d
             "submits_per_s": None,
             "receipts_per_s": None,
             "ambiguous": None,
+            "delivery_rate": None,
         }
         if live is not None:
             entry.update(_state(c.name, *live))
@@ -109,8 +110,16 @@ def _state(name: str, before: Samples, after: Samples) -> dict[str, Any]:
         before, "herald_smpp_receipts_total"
     )
     submits = total(after, "herald_smpp_submits_total") - total(before, "herald_smpp_submits_total")
+    outcomes = {
+        labels: v
+        for (n, labels), v in after.items()
+        if n == "herald_connection_outcomes_total" and ("connection", f"smpp:{name}") in labels
+    }
+    finished = sum(outcomes.values())
+    delivered = sum(v for labels, v in outcomes.items() if ("outcome", "delivered") in labels)
     return {
         "state": state,
+        "delivery_rate": round(delivered / finished, 4) if finished else None,
         "window_in_use": int(total(after, "herald_smpp_window_in_use")),
         "submits_per_s": round(submits / RATE_WINDOW_S, 1),
         "receipts_per_s": round(receipts / RATE_WINDOW_S, 1),
@@ -135,7 +144,11 @@ def _scrape(base: str, token: str | None) -> Samples:
         text = answer.read().decode()
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
-        if family.name.startswith("herald_smpp"):
+        if family.name.startswith(("herald_smpp", "herald_connection_outcomes")):
             for s in family.samples:
                 samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return samples
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"

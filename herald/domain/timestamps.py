@@ -79,7 +79,7 @@ def parse_filter(raw: str) -> tuple[int, int]:
     parsed = _parse_datetime(text)
     if parsed is None:
         raise ValueError(f"{raw!r} is not a date or date-time")
-    start = from_datetime(parsed.astimezone(UTC) if parsed.tzinfo else parsed)
+    start = _instant(parsed, raw)
     start -= start % 1_000_000
     return start, start + 1_000_000
 
@@ -96,4 +96,13 @@ def parse_instant(raw: str) -> int:
     parsed = _parse_datetime(raw.strip())
     if parsed is None:
         raise ValueError(f"{raw!r} is not an ISO 8601 date-time")
-    return from_datetime(parsed.astimezone(UTC) if parsed.tzinfo else parsed)
+    return _instant(parsed, raw)
+
+
+def _instant(parsed: datetime, raw: str) -> int:
+    """Microseconds of `parsed`; a time whose UTC falls outside years 1–9999 (the first
+    minutes of year 1 in a zone east of GMT) is refused as no date at all."""
+    try:
+        return from_datetime(parsed.astimezone(UTC) if parsed.tzinfo else parsed)
+    except OverflowError:
+        raise ValueError(f"{raw!r} is out of range") from None

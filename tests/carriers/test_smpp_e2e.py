@@ -31,6 +31,8 @@ from tests.conftest import (
 )
 from tests.webhooks.receiver import Receiver, Reply
 
+# What does not touch the database differently on PostgreSQL runs on SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("herald", ["sqlite"], indirect=True)
 _numbers = itertools.count(100)
 _handsets = itertools.count(1000)
 SAR_SENDER, PAYLOAD_SENDER, SPLIT_SENDER = "+14155550201", "+14155550202", "+14155550203"
@@ -180,6 +182,7 @@ def test_ucs2_and_multipart_messages_carry_their_coding_and_udh(
     assert "".join(p["text"] for p in parts) == long_text
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(("receipt_parts"), ["first", "last"])
 def test_a_multipart_receipt_on_one_part_only_still_finishes_the_message(
     herald: Herald, peer: SmppPeer, receiver: Receiver, receipt_parts: str
@@ -190,6 +193,7 @@ def test_a_multipart_receipt_on_one_part_only_still_finishes_the_message(
     assert t.final(message.sid).status == "delivered"
 
 
+@SQLITE_ONLY
 def test_sar_and_message_payload_connections(
     herald: Herald, peer: SmppPeer, receiver: Receiver
 ) -> None:
@@ -205,6 +209,7 @@ def test_sar_and_message_payload_connections(
     assert bytes.fromhex(whole["message_payload_hex"]) == text.encode()
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("stat", "err", "status", "code"),
     [
@@ -241,6 +246,7 @@ def test_each_receipt_kind_gives_its_status_code_and_callback(
     assert connection_health in herald.metrics()
 
 
+@SQLITE_ONLY
 def test_no_receipt_leaves_the_message_sent(
     herald: Herald, peer: SmppPeer, receiver: Receiver
 ) -> None:
@@ -250,6 +256,7 @@ def test_no_receipt_leaves_the_message_sent(
     eventually(lambda: t.client.messages(sid).fetch().status == "sent")
 
 
+@SQLITE_ONLY
 def test_a_refused_submit_fails_the_message_with_its_code(
     herald: Herald, peer: SmppPeer, receiver: Receiver
 ) -> None:
@@ -259,6 +266,7 @@ def test_a_refused_submit_fails_the_message_with_its_code(
     assert (message.status, message.error_code) == ("failed", 30005)
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     "mode", [{"receipt_before_resp": True}, {"id_format": "hex", "receipt_id_format": "decimal"}]
 )
@@ -276,10 +284,10 @@ def test_throttling_and_queue_full_back_off_and_lose_nothing(
 ) -> None:
     before = metric(herald, "herald_smpp_pushback_total", "acme")
     peer.set_mode(throttle_next=2, queue_full_next=2, nack_next=1)
-    t = Tenant(herald, receiver)
-    sent = [t.send(f"pushed back {i}", to=handset()) for i in range(5)]
-    assert [t.final(m.sid, timeout=20).status for m in sent] == ["delivered"] * 5
-    statuses = [r["status"] for m in sent for r in records_to(peer, m.to)]
+    senders = [Tenant(herald, receiver) for _ in range(5)]  # a long code sends 1 a second
+    sent = [(t, t.send(f"pushed back {i}", to=handset())) for i, t in enumerate(senders)]
+    assert [t.final(m.sid, timeout=20).status for t, m in sent] == ["delivered"] * 5
+    statuses = [r["status"] for _, m in sent for r in records_to(peer, m.to)]
     assert statuses.count(0) == 5  # each accepted exactly once
     assert sorted(s for s in statuses if s) == [0x08, 0x14, 0x14, 0x58, 0x58]  # 0x08: the nack
     assert metric(herald, "herald_smpp_pushback_total", "acme") == before + 5
@@ -311,6 +319,7 @@ def test_inbound_single_concatenated_and_incomplete_reach_the_webhook(
     assert any(m.error_code == 30009 for m in incomplete)
 
 
+@SQLITE_ONLY
 def test_inbound_to_a_number_that_is_not_herald_is_refused_to_the_smsc(
     herald: Herald, peer: SmppPeer
 ) -> None:
@@ -318,6 +327,7 @@ def test_inbound_to_a_number_that_is_not_herald_is_refused_to_the_smsc(
     assert answer["statuses"] == [0x0B]
 
 
+@SQLITE_ONLY
 def test_transmitter_and_receiver_binds_carry_submits_and_receipts(
     herald: Herald, peer: SmppPeer, receiver: Receiver
 ) -> None:
@@ -347,6 +357,7 @@ PNG = bytes.fromhex(
 )
 
 
+@SQLITE_ONLY
 def test_mms_to_an_smpp_route_fails_with_30011_or_goes_by_the_converter(
     herald: Herald, peer: SmppPeer, receiver: Receiver
 ) -> None:
@@ -377,23 +388,31 @@ def test_mms_to_an_smpp_route_fails_with_30011_or_goes_by_the_converter(
 def test_the_peer_restarting_mid_run_loses_nothing_and_counts_ambiguous_submits(
     herald: Herald, peer: SmppPeer, receiver: Receiver
 ) -> None:
-    t = Tenant(herald, receiver)
+    senders = [Tenant(herald, receiver) for _ in range(8)]  # each waits for its own answer
     before = metric(herald, "herald_smpp_ambiguous_submits_total", "acme")
     peer.set_mode(drop_resp_next=3)
-    first = [t.send(f"in doubt {i}", to=handset()) for i in range(3)]
-    eventually(lambda: sum(len(records_to(peer, m.to)) for m in first) >= 3)
+    first = [(t, t.send(f"in doubt {i}", to=handset())) for i, t in enumerate(senders[:3])]
+    eventually(lambda: sum(len(records_to(peer, m.to)) for _, m in first) >= 3)
     peer.restart(down_ms=300)
-    later = [t.send(f"during the restart {i}", to=handset()) for i in range(5)]
-    assert [t.final(m.sid, timeout=30).status for m in first + later] == ["delivered"] * 8
+    later = [
+        (t, t.send(f"during the restart {i}", to=handset())) for i, t in enumerate(senders[3:])
+    ]
+    finals = [t.final(m.sid, timeout=30).status for t, m in first + later]
+    assert finals == ["delivered"] * 8
     assert metric(herald, "herald_smpp_ambiguous_submits_total", "acme") >= before + 3
-    for m in later:
+    for _, m in first:  # the unanswered submit, then the one resent, accepted once
+        assert [r["status"] for r in records_to(peer, m.to)] == [None, 0]
+    for _, m in later:
         assert [r["status"] for r in records_to(peer, m.to)].count(0) == 1
     peer.wait_for_sessions(5)
 
 
+@SQLITE_ONLY
 def test_herald_carriers_lists_connections_with_their_live_state(
-    herald: Herald, peer: SmppPeer
+    herald: Herald, peer: SmppPeer, receiver: Receiver
 ) -> None:
+    t = Tenant(herald, receiver)
+    assert t.final(t.send("counted").sid).status == "delivered"
     carriers = herald.runtime.settings.carriers_file
     assert carriers is not None
     shown = subprocess.run(
@@ -411,6 +430,8 @@ def test_herald_carriers_lists_connections_with_their_live_state(
     listed = json.loads(shown.stdout.splitlines()[-1])
     states = {c["name"]: c["state"] for c in listed["connections"]}
     assert states["acme"] == "bound" and states["bad"] == "down"
+    acme = next(c for c in listed["connections"] if c["name"] == "acme")
+    assert 0 < acme["delivery_rate"] <= 1 and acme["window_in_use"] == 0
     assert listed["routes"][-1] == {"connection": "acme", "countries": ["US"], "senders": []}
 
 
