@@ -120,7 +120,7 @@ class Link:
 
     async def _serve(self) -> None:
         c = self.config
-        context = ssl.create_default_context() if c.tls else None
+        context = ssl.create_default_context(cafile=c.tls_ca_file) if c.tls else None
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(c.host, c.port, ssl=context), CONNECT_TIMEOUT_S

@@ -36,6 +36,7 @@ class Connection:
     system_type: str = ""
     bind: str = "transceiver"
     tls: bool = False
+    tls_ca_file: str | None = None  # trust this CA (PEM) for the SMSC's certificate
     window: int = 10
     mps: int | None = None  # the connection's own cap on submit_sm per second
     enquire_link_s: float = 30.0
@@ -159,6 +160,7 @@ def _connection(raw: Mapping[str, object], where: str) -> Connection:
         system_type=get.text("system_type", longest=12),
         bind=get.choice("bind", BINDS, "transceiver"),
         tls=get.flag("tls", False),
+        tls_ca_file=get.optional_text("tls_ca_file"),
         window=get.integer("window", 10, 1, 10_000),
         mps=get.optional_integer("mps", 1, 1_000_000),
         enquire_link_s=get.number("enquire_link_s", 30.0),

@@ -38,6 +38,7 @@ def test_every_optional_key_is_read() -> None:
         "system_type": "VMA",
         "bind": "transmitter+receiver",
         "tls": True,
+        "tls_ca_file": "/etc/herald/smsc-ca.pem",
         "window": 50,
         "mps": 100,
         "enquire_link_s": 15,
@@ -56,6 +57,7 @@ def test_every_optional_key_is_read() -> None:
     }
     acme = parse(doc(connections=[full, BETA])).connection("acme")
     assert acme.bind == "transmitter+receiver" and acme.tls and acme.window == 50
+    assert acme.tls_ca_file == "/etc/herald/smsc-ca.pem"
     assert (acme.mps, acme.source_ton, acme.source_npi, acme.failover) == (100, 5, 0, "beta")
     assert acme.enquire_link_s == 15.0 and acme.reconnect_min_s == 0.5 and acme.price == "0.0075"
     assert acme.long_messages == "sar" and not acme.resend_ambiguous
