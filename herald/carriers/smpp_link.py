@@ -242,6 +242,7 @@ class Link:
                 raise NotBound(self.config.name)
             if session.in_flight < session.window:
                 break
+            self._flush()  # what fills the window goes out before waiting for its answers
             self._slot.clear()
             await self._slot.wait()
         sequence = session.submit(self._now(), **fields)

@@ -36,6 +36,7 @@ SQLITE_ONLY = pytest.mark.parametrize("herald", ["sqlite"], indirect=True)
 _numbers = itertools.count(100)
 _handsets = itertools.count(1000)
 SAR_SENDER, PAYLOAD_SENDER, SPLIT_SENDER = "+14155550201", "+14155550202", "+14155550203"
+NARROW_SENDER = "+14155550204"
 FAST = (
     "reconnect_min_s = 0.1\nreconnect_max_s = 0.4\nresponse_timeout_s = 2\n"
     "multipart_receipt_wait_s = 1\nreassembly_timeout_s = 1\n"
@@ -55,9 +56,11 @@ def carriers_toml(port: int) -> str:
         + connection("pay", "esme3", "pw3", 'long_messages = "payload"\n')
         + connection("split", "esme4", "pw4", 'bind = "transmitter+receiver"\n')
         + connection("bad", "esme1", "wrong", 'failover = "acme"\ndown_after_failures = 2\n')
+        + connection("narrow", "esme1", "pw123", "window = 1\n").replace("window = 20\n", "")
         + f'[[routes]]\nconnection = "sar"\nsenders = ["{SAR_SENDER}"]\n\n'
         + f'[[routes]]\nconnection = "pay"\nsenders = ["{PAYLOAD_SENDER}"]\n\n'
         + f'[[routes]]\nconnection = "split"\nsenders = ["{SPLIT_SENDER}"]\n\n'
+        + f'[[routes]]\nconnection = "narrow"\nsenders = ["{NARROW_SENDER}"]\n\n'
         + '[[routes]]\nconnection = "bad"\ncountries = ["CA"]\n\n'
         + '[[routes]]\nconnection = "acme"\ncountries = ["US"]\n'
     )
@@ -90,7 +93,7 @@ def herald(
     runtime = build(settings)
     server = _Server(runtime)
     base_url = server.start()
-    peer.wait_for_sessions(5)  # acme, sar, pay, and split's two binds
+    peer.wait_for_sessions(6)  # acme, sar, pay, narrow, and split's two binds
     yield Herald(base_url=base_url, runtime=runtime, backend=request.param)
     server.stop()
 
@@ -112,9 +115,9 @@ class Tenant:
         self.account = herald.account()
         self.client: Client = herald.client(self.account)
         self.number = sender or f"+1415557{next(_numbers):04d}"
-        self.client.incoming_phone_numbers.create(
+        self.pn_sid = self.client.incoming_phone_numbers.create(
             phone_number=self.number, sms_url=f"{receiver.url}/sms"
-        )
+        ).sid
 
     def send(self, body: str, to: str | None = None, **extra: Any) -> Any:
         return self.client.messages.create(
@@ -139,6 +142,20 @@ def handset() -> str:
 
 def records_to(peer: SmppPeer, to: str) -> list[dict[str, Any]]:
     return [r for r in peer.records() if r["destination_addr"] == to.removeprefix("+")]
+
+
+def submits_within_half_a_second(herald: Herald) -> tuple[float, float]:
+    """Submit batches answered within 0.5 s, and all of them (`herald_submit_seconds`)."""
+    text = herald.metrics()
+    quick = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('herald_submit_seconds_bucket{le="0.5"}')
+    )
+    count = next(
+        line for line in text.splitlines() if line.startswith("herald_submit_seconds_count")
+    )
+    return float(quick.rsplit(" ", 1)[1]), float(count.rsplit(" ", 1)[1])
 
 
 def metric(herald: Herald, name: str, connection: str) -> float:
@@ -328,6 +345,30 @@ def test_inbound_to_a_number_that_is_not_herald_is_refused_to_the_smsc(
 
 
 @SQLITE_ONLY
+def test_a_batch_larger_than_the_window_waits_for_room_and_all_goes_out(
+    herald: Herald, peer: SmppPeer, receiver: Receiver
+) -> None:
+    t = Tenant(herald, receiver, NARROW_SENDER)
+    httpx.post(  # 50 segments a second: the five parts go in one submit batch
+        herald.url(t.account, f"IncomingPhoneNumbers/{t.pn_sid}.json"),
+        data={"Mps": "50"},
+        auth=(t.account.sid, t.account.auth_token),  # type: ignore[attr-defined]
+    ).raise_for_status()
+    text = "".join(f"{i:03d} window " for i in range(60))  # 660 characters: 5 parts
+    quick, batches = submits_within_half_a_second(herald)
+    message = t.send(text)
+    assert t.final(message.sid).status == "delivered"
+    # Each PDU that fills the window is written before waiting for its answer: the batch
+    # takes milliseconds, not a timer tick (0.5 s) per part.
+    quick_after, batches_after = submits_within_half_a_second(herald)
+    assert batches_after > batches and quick_after - quick == batches_after - batches
+    parts = records_to(peer, message.to)
+    assert [p["udh"]["seq"] for p in parts] == [1, 2, 3, 4, 5]
+    assert all(p["status"] == 0 for p in parts)
+    assert metric(herald, "herald_smpp_ambiguous_submits_total", "narrow") == 0
+
+
+@SQLITE_ONLY
 def test_transmitter_and_receiver_binds_carry_submits_and_receipts(
     herald: Herald, peer: SmppPeer, receiver: Receiver
 ) -> None:
@@ -404,7 +445,7 @@ def test_the_peer_restarting_mid_run_loses_nothing_and_counts_ambiguous_submits(
         assert [r["status"] for r in records_to(peer, m.to)] == [None, 0]
     for _, m in later:
         assert [r["status"] for r in records_to(peer, m.to)].count(0) == 1
-    peer.wait_for_sessions(5)
+    peer.wait_for_sessions(6)
 
 
 @SQLITE_ONLY
@@ -456,7 +497,7 @@ def test_closing_unbinds_every_link(tmp_path: Path) -> None:
         runtime = build(Settings(data_dir=tmp_path, carriers_file=carriers))
         server = _Server(runtime)
         server.start()
-        own.wait_for_sessions(5)
+        own.wait_for_sessions(6)
         server.stop()
-        assert own.stats()["unbinds"] == 5
+        assert own.stats()["unbinds"] == 6
         assert own.stats()["sessions"] == []
