@@ -84,6 +84,7 @@ class Link:
         self._bound = asyncio.Event()
         self._closing = False
         self._delivering: set[asyncio.Task[None]] = set()
+        self._flush_soon = False
         self.failures = 0  # failed connects or binds in a row
         self.binds = 0
         self.last_error = ""
@@ -254,10 +255,18 @@ class Link:
         self._flush()
 
     def acknowledge(self, sequence: int, status: int = 0) -> None:
+        """Answer a deliver_sm; the answers of one pass of the event loop leave in one
+        write."""
         session = self._session
         if session is not None:  # else the SMSC will deliver it again on the next bind
             session.acknowledge(sequence, status)
-            self._flush()
+            if not self._flush_soon:
+                self._flush_soon = True
+                asyncio.get_running_loop().call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_soon = False
+        self._flush()
 
     def _flush(self) -> None:
         session, writer = self._session, self._writer

@@ -304,6 +304,8 @@ function onSession(session) {
   const peer = { id: state.nextSessionId++, session, system_id: null, bind_type: null,
     closed: false, corked: false, waiting: new Set() };
   state.peers.set(peer.id, peer);
+  // As an SMSC should: a receipt or resp is not held back waiting for an ACK (Nagle).
+  if (session.socket && session.socket.setNoDelay) session.socket.setNoDelay(true);
   session.on('pdu', (pdu) => {
     try {
       onPdu(peer, pdu);
