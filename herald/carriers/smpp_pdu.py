@@ -1,14 +1,14 @@
 """SMPP 3.4 PDUs as bytes and back, and a TCP stream cut into them; no I/O.
 
-Encoding is smpplib's (`smpplib.command`), after checking every field, since smpplib
-truncates long strings silently and fails on bad values with whatever error it meets.
-Decoding is done here, driven by smpplib's own field tables: smpplib's parser raises
-KeyError on a standard TLV its class for that command lacks (dpf_result in a deliver_sm),
-loses its place on a TLV whose length is not the one it expects (a 2-octet message_state)
-and makes garbage of a C-string without its NUL. Here, TLVs a command does not define are
-skipped, as SMPP 3.4 asks of optional parameters a receiver does not know, integer TLVs
-are read at their stated length, and anything that does not add up raises `PduError`,
-and only that.
+Both ways follow smpplib's field tables (`smpplib.command`); the bytes are packed here,
+each field checked first. smpplib's encoder, the tests' oracle, walks every optional
+parameter per PDU (49 µs a submit_sm against 6 µs here), cuts long strings silently and
+fails on bad values with any error. Its parser raises KeyError on a standard TLV its class
+for that command lacks (dpf_result in a deliver_sm), loses its place on a TLV of an
+unexpected length (a 2-octet message_state) and makes garbage of a C-string without its
+NUL. Here, TLVs a command does not define are skipped, as SMPP 3.4 asks of optional
+parameters a receiver does not know, integer TLVs are read at their stated length, and
+anything that does not add up raises `PduError`, and only that.
 """
 
 from __future__ import annotations
@@ -113,6 +113,11 @@ _LAYOUTS = {name: _layout(cls) for name, cls in _CLASSES.items()}
 _FIELDS = {
     name: {f.name: f for f in mandatory} | tlvs for name, (mandatory, tlvs) in _LAYOUTS.items()
 }
+_LEFT_OUT = {"int": b"\0", "str": b"\0", "octets": b"", "interface_version": b"\x34"}  # 3.4
+_PLANS = {  # mandatory fields in order, and their octets when left out (all ints are 1 octet)
+    name: tuple((f.name, _LEFT_OUT.get(f.name, _LEFT_OUT[f.kind])) for f in mandatory)
+    for name, (mandatory, _) in _LAYOUTS.items()
+}
 _SHORT_MESSAGE_MAX = 254
 _LENGTH_FIELD = "sm_length"
 
@@ -179,47 +184,72 @@ def is_response(command: str) -> bool:
 
 
 def encode(command: str, sequence: int, *, status: int = 0, **fields: object) -> bytes:
-    """One PDU's bytes. Fields left out are sent empty (0, "", no TLV)."""
-    if command not in _LAYOUTS:
+    """One PDU's bytes. Fields left out are sent empty (0, "", no TLV; a bind's
+    interface_version 0x34); an empty C-string or octet-string TLV is left out too."""
+    plan = _PLANS.get(command)
+    if plan is None:
         raise PduError(f"unsupported command {command!r}")
     if not 0 <= sequence <= 0xFFFFFFFF or not 0 <= status <= 0xFFFFFFFF:
         raise PduError(f"{command}: sequence and status must fit in 32 bits")
-    known, tlvs = _FIELDS[command], _LAYOUTS[command][1]
+    known = _FIELDS[command]
     if "short_message" in known and fields.get("short_message") and fields.get("message_payload"):
         raise PduError(f"{command}: short_message and message_payload are exclusive")
-    pdu = _CLASSES[command](command, sequence=sequence)
+    packed, options = _pack(command, fields)
+    if command == "query_sm" and not fields.get("message_id"):  # smpplib's rule, kept
+        raise PduError(f"{command}: `message_id` is mandatory")
+    body = b"".join([packed.get(name, empty) for name, empty in plan]) + options
+    return HEADER.pack(HEADER_LENGTH + len(body), _CODES[command], status, sequence) + body
+
+
+def _pack(command: str, fields: Mapping[str, object]) -> tuple[dict[str, bytes], bytes]:
+    """Each field checked and packed: the mandatory ones by name, the TLVs in smpplib's order."""
+    known, tlvs = _FIELDS[command], _LAYOUTS[command][1]
+    packed: dict[str, bytes] = {}
+    options: dict[str, bytes] = {}
     for name, value in fields.items():
         field = known.get(name)
         if field is None or name == _LENGTH_FIELD:
             raise PduError(f"{command} has no field {name!r}")
-        _check(command, field, value, is_tlv=name in tlvs)
-        setattr(pdu, name, value)
-    pdu.sequence, pdu.status = sequence, status
-    try:
-        data: bytes = pdu.generate()
-    except Exception as exc:  # smpplib's own rules (query_sm needs a message_id), any type
-        raise PduError(f"{command}: {exc}") from exc
-    return data
+        octets = _octets(command, field, value, is_tlv=name in tlvs)
+        if name not in tlvs:
+            packed[name] = octets
+        elif value or field.kind == "int":
+            options[name] = _TLV_HEADER.pack(_TLV_CODES[name], len(octets)) + octets
+    if short_message := packed.get("short_message"):
+        packed[_LENGTH_FIELD] = bytes((len(short_message),))
+    return packed, b"".join([options[n] for n in (tlvs if options else ()) if n in options])
 
 
-def _check(command: str, field: _Field, value: object, *, is_tlv: bool) -> None:
-    where = f"{command}.{field.name}"
+def _octets(command: str, field: _Field, value: object, *, is_tlv: bool) -> bytes:
+    """A value as SMPP 3.4 carries it, C-strings NUL-terminated in Latin-1; else PduError."""
+    kind, size = field.kind, field.size
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < 1 << (8 * size):
+            return value.to_bytes(size, "big")
+    elif kind == "str" and isinstance(value, str):
+        if "\0" not in value and (value.isascii() or max(value) <= "\xff") and len(value) < size:
+            return value.encode("latin-1") + b"\0"
+    elif kind == "octets" and isinstance(value, bytes):
+        limit = 0xFFFF if is_tlv else _SHORT_MESSAGE_MAX
+        if len(value) <= limit and (not size or len(value) == size):
+            return value
+    raise PduError(f"{command}.{field.name}{_refusal(field, value)}")
+
+
+def _refusal(field: _Field, value: object) -> str:
+    """Why `_octets` refused a value."""
     expected = {"int": int, "str": str, "octets": bytes}.get(field.kind)
     if expected is None:
-        raise PduError(f"{where}: flag TLVs are not supported")
+        return ": flag TLVs are not supported"
     if not isinstance(value, expected) or isinstance(value, bool):
-        raise PduError(f"{where} must be {expected.__name__}, not {type(value).__name__}")
-    if isinstance(value, int) and not 0 <= value < 1 << (8 * field.size):
-        raise PduError(f"{where} = {value} does not fit in {field.size} octet(s)")
-    if isinstance(value, str):
-        if "\0" in value or not all(ord(c) < 256 for c in value):
-            raise PduError(f"{where} must be Latin-1 text without NUL")
-        if len(value) + 1 > field.size:
-            raise PduError(f"{where} is {len(value)} characters, at most {field.size - 1} fit")
+        return f" must be {expected.__name__}, not {type(value).__name__}"
+    if isinstance(value, int):
+        return f" = {value} does not fit in {field.size} octet(s)"
     if isinstance(value, bytes):
-        limit = 0xFFFF if is_tlv else _SHORT_MESSAGE_MAX
-        if len(value) > limit or (field.size and len(value) != field.size):
-            raise PduError(f"{where} is {len(value)} octets, which does not fit")
+        return f" is {len(value)} octets, which does not fit"
+    if "\0" in str(value) or any(ord(c) > 0xFF for c in str(value)):
+        return " must be Latin-1 text without NUL"
+    return f" is {len(str(value))} characters, at most {field.size - 1} fit"
 
 
 def decode(frame: bytes) -> Pdu:

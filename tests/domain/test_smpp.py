@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from herald.domain.encoding import GSM7_BASIC, GSM7_EXTENSION
 from herald.domain.smpp import (
+    _STANDARD_RECEIPT,
     Concat,
     DeliveryReport,
     PartKey,
@@ -30,6 +31,8 @@ from herald.domain.smpp import (
     ucs2_decode,
     ucs2_encode,
 )
+from herald.domain.smpp import _receipt_fields as receipt_fields  # the fast path, then the scan
+from herald.domain.smpp import _scan_receipt as scan_receipt
 
 APPENDIX_B = (
     b"id:0123456789 sub:001 dlvrd:001 submit date:2401011200 done date:2401011201"
@@ -148,6 +151,69 @@ def test_not_a_receipt(text: bytes, tlv_id: str | None, tlv_state: int | None) -
 def test_parse_receipt_never_raises(text: bytes, tlv_id: str | None, state: int | None) -> None:
     found = parse_receipt(text, receipted_message_id=tlv_id, message_state=state)
     assert found is None or (found.message_id and found.state in ReceiptState)
+
+
+# The fast path (one strict Appendix B match) must read every receipt as the scan does.
+# Values and tails are drawn from pieces that could fool it: key words, colons, Latin-1's
+# other whitespace (\x1c, \x85, \xa0), and what makes a key of err's value's end.
+SPACES = "".join(c for c in map(chr, range(256)) if c.isspace())
+WORD = st.text(st.characters(max_codepoint=0xFF, exclude_characters=SPACES + ":"), min_size=1)
+PIECES = ["stat", "ID", "err", "text", "done date", "-", ":", " ", "\xa0", "\x85", "\x1c", "_"]
+VALUE = st.one_of(
+    WORD,
+    st.sampled_from([s.value for s in ReceiptState] + ["DELIVERED", "failed", "000", "0x0D"]),
+    st.lists(st.sampled_from(PIECES) | WORD, max_size=4).map("".join),
+)
+DIGITS = st.text("0123456789", min_size=1, max_size=12)
+KEYS = ("id", "sub", "dlvrd", "submit date", "done date", "stat", "err")
+
+
+def cased(word: str) -> st.SearchStrategy[str]:
+    flips = st.lists(st.booleans(), min_size=len(word), max_size=len(word))
+    return flips.map(
+        lambda up: "".join(c.upper() if u else c for c, u in zip(word, up, strict=True))
+    )
+
+
+TEXT = st.builds(
+    " {}:{}".format, cased("text"), st.sampled_from(["Hello", "stat:UNDELIV id:6", ""]) | VALUE
+)
+
+
+@st.composite
+def receipts(draw: st.DrawFn, *, clean: bool) -> str:
+    """Appendix B receipts: with `clean`, as written but for the keys' case; else with any
+    separators, values and tail, drawn to break the fast path's assumptions."""
+    parts = []
+    for key in KEYS:
+        if clean:
+            parts.append(f"{draw(cased(key))}:{draw(DIGITS if 'date' in key else WORD)}")
+            continue
+        separator = draw(st.sampled_from([" ", " ", " ", "  ", "\xa0", "_", ""]))
+        name = draw(cased(key.replace(" ", separator)))
+        colon = draw(st.sampled_from([":", ":", " :"]))
+        parts.append(f"{name}{colon}{draw(DIGITS | VALUE if 'date' in key else VALUE)}")
+    tail = st.just("") | TEXT
+    if not clean:
+        tail |= st.lists(st.sampled_from(PIECES) | VALUE, max_size=3).map("".join)
+    return " ".join(parts) + draw(tail)
+
+
+@settings(max_examples=500)
+@given(receipts(clean=True))
+def test_a_standard_receipt_takes_the_fast_path_and_reads_as_the_scan_does(text: str) -> None:
+    assert _STANDARD_RECEIPT.match(text) is not None
+    assert receipt_fields(text) == scan_receipt(text)
+
+
+@settings(max_examples=1000)
+@given(receipts(clean=False) | receipts(clean=True))
+def test_any_receipt_reads_the_same_by_either_path(text: str) -> None:
+    assert receipt_fields(text) == scan_receipt(text)
+    data = text.encode("latin-1")
+    # A leading space is not Appendix B, so parse_receipt scans it; the scan reads it alike.
+    fast = parse_receipt(data, receipted_message_id=None, message_state=None)
+    assert fast == parse_receipt(b" " + data, receipted_message_id=None, message_state=None)
 
 
 # -- receipt outcomes ----------------------------------------------------------------------
