@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,8 +200,8 @@ class _Hook(asyncio.Protocol):
             self._transport.write(b"".join(replies))
 
 
-def serve_receiver() -> None:
-    """Print the port, then answer until SIGTERM."""
+def serve_receiver(protocol: Callable[[], asyncio.Protocol] | None = None) -> None:
+    """Print the port, then answer until SIGTERM (with `_Hook`, or the caller's protocol)."""
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -209,7 +209,7 @@ def serve_receiver() -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(_Hook, "127.0.0.1", 0, backlog=1024)
+        server = await loop.create_server(protocol or _Hook, "127.0.0.1", 0, backlog=1024)
         print(server.sockets[0].getsockname()[1], flush=True)
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -180,25 +180,6 @@ class _Hook(asyncio.Protocol):
             self._transport.write(b"".join(replies))
 
 
-def serve_receiver() -> None:
-    """Print the port, then answer until SIGTERM."""
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(_Hook, "127.0.0.1", 0, backlog=1024)
-        print(server.sockets[0].getsockname()[1], flush=True)
-        stop = asyncio.Event()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-        server.close()
-
-    asyncio.run(main())
-
-
 @contextlib.contextmanager
 def receiver_running() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     argv = [str(PYTHON), str(Path(__file__).resolve()), "--serve-receiver"]
@@ -823,7 +804,7 @@ def main(argv: list[str] | None = None) -> int:
             return dispatch.profiled_herald(Path(args[1]), args[3:])
         if args[0] == "--sampled-herald":
             return sampled_herald(Path(args[1]), args[3:])
-        serve_receiver()
+        dispatch.serve_receiver(_Hook)
         return 0
     print(
         f"smpp: {opts.messages:,} one-segment messages from {opts.senders} senders (Mps "

@@ -22,7 +22,7 @@ from herald.clock import Clock
 from herald.domain.carrier import CarrierInfo, Submission, SubmitResult
 from herald.domain.carrier_config import CarrierConfig, CarrierConfigError, parse
 from herald.domain.health import Outcome
-from herald.domain.numbers import NumberError, parse_number
+from herald.domain.numbers import country_of
 from herald.store.db import Database
 
 T = TypeVar("T")
@@ -41,13 +41,6 @@ def load_carriers_file(path: Path) -> CarrierConfig:
         return parse(document)
     except CarrierConfigError as exc:
         raise CarrierConfigError(f"{path}: {exc}") from None
-
-
-def country_of(e164: str) -> str | None:
-    try:
-        return parse_number(e164).country
-    except NumberError:
-        return None
 
 
 class CarrierRouter:

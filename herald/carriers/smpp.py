@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -66,7 +67,7 @@ class SmppConnection:
         self.config = config
         self.name = config.name
         self._db, self._clock = db, clock
-        self.counters: dict[str, int] = {}
+        self.counters: Counter[str] = Counter()
         binds = ["transceiver"] if config.bind == "transceiver" else ["transmitter", "receiver"]
         self.links = [
             Link(config, b, clock, on_deliver=self._on_deliver, on_state=self._state_changed)
@@ -110,7 +111,7 @@ class SmppConnection:
         return sum(link.in_flight for link in self.links)
 
     def _count(self, key: str, n: int = 1) -> None:
-        self.counters[key] = self.counters.get(key, 0) + n
+        self.counters[key] += n
 
     def _state_changed(self) -> None:
         self._count("state_changes")

@@ -15,6 +15,7 @@ commit and the deliver_sm_resp) stores it twice. That window is one write long.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from herald.carriers.base import InboundHandler
@@ -42,7 +43,7 @@ class InboundAssembler:
         *,
         timeout_s: float,
         new_id: Callable[[], str],
-        counters: dict[str, int],
+        counters: Counter[str],
     ) -> None:
         self._name, self._clock, self._timeout_s = name, clock, timeout_s
         self._new_id = new_id
@@ -97,7 +98,7 @@ class InboundAssembler:
                 "smpp %s: inbound message from %s missing part(s) %s of %d: stored with 30009",
                 self._name, whole.key.source, list(whole.missing), whole.total,
             )  # fmt: skip
-            self._counters["inbound_incomplete"] = self._counters.get("inbound_incomplete", 0) + 1
+            self._counters["inbound_incomplete"] += 1
             await self._deliver(whole)
 
     async def _deliver(self, whole: Reassembled) -> None:
@@ -130,7 +131,7 @@ class InboundAssembler:
         status = 0
         try:
             await on_inbound(message)
-            self._counters["inbound"] = self._counters.get("inbound", 0) + 1
+            self._counters["inbound"] += 1
         except errors.TwilioError as exc:  # not one of Herald's numbers
             log.warning("smpp %s: inbound message to %s refused: %s", self._name, to_number, exc)
             status = ESME_RINVDSTADR

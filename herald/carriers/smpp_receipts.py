@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -64,7 +65,7 @@ class ReceiptMatcher:
         clock: Clock,
         *,
         wait_s: float,
-        counters: dict[str, int],
+        counters: Counter[str],
         settled: Callable[[str], Awaitable[None]],
     ) -> None:
         self._name, self._db, self._clock, self._wait_s = name, db, clock, wait_s
@@ -103,15 +104,13 @@ class ReceiptMatcher:
         """Match the receipt and, when its message is final, hand it over (returns once
         stored, so the deliver_sm is acknowledged only then)."""
         final, delivered, code = receipt_outcome(report)
-        self._counters[f"receipts_{report.state.lower()}"] = (
-            self._counters.get(f"receipts_{report.state.lower()}", 0) + 1
-        )
+        self._counters[f"receipts_{report.state.lower()}"] += 1
         if not final:
             return
         ref, from_store = await self._find(report.message_id)
         if ref is None:
             log.warning("smpp %s: receipt for unknown message id %r", self._name, report.message_id)
-            self._counters["receipts_unmatched"] = self._counters.get("receipts_unmatched", 0) + 1
+            self._counters["receipts_unmatched"] += 1
             return
         await self._settled(ref.message_sid)
         if ref.message_sid in self._finished:
@@ -184,21 +183,27 @@ class ReceiptMatcher:
         """The segment, and whether it was found only in the database (submitted by
         another node or before a restart: all its parts are with the SMSC by now)."""
         candidates = message_id_candidates(raw_id)
-        for candidate in candidates:
-            known = self._ids.pop(candidate, None)
-            if known is not None:
-                return known[0], False
+        remembered = self._remembered(candidates)
+        if remembered is not None:
+            return remembered, False
         row = await self._db.read(
             partial(store.find, connection=self._name, candidates=list(candidates))
         )
         if row is not None:
             self._sent_at.setdefault(row.message_sid, row.submitted_at)
             return PartRef(row.message_sid, row.part, row.parts), True
-        for candidate in candidates:  # its submit_sm_resp came during the read
+        remembered = self._remembered(candidates)  # its submit_sm_resp came during the read
+        if remembered is not None:
+            return remembered, False
+        return await self._wait_early(candidates), False
+
+    def _remembered(self, candidates: tuple[str, ...]) -> PartRef | None:
+        """The segment this process was given under one of these ids (forgotten here)."""
+        for candidate in candidates:
             known = self._ids.pop(candidate, None)
             if known is not None:
-                return known[0], False
-        return await self._wait_early(candidates), False
+                return known[0]
+        return None
 
     async def _wait_early(self, candidates: tuple[str, ...]) -> PartRef | None:
         """The receipt came before its submit_sm_resp: wait for the id to be known."""

@@ -201,6 +201,14 @@ def is_short_code(raw: str) -> bool:
     return _SHORT_CODE.fullmatch(raw) is not None
 
 
+def country_of(raw: str) -> str | None:
+    """The ISO country of a number, or None when it is not one (a short code, an ID)."""
+    try:
+        return parse_number(raw).country
+    except NumberError:
+        return None
+
+
 def is_alphanumeric_sender_id(raw: str) -> bool:
     """1-11 of A-Z a-z 0-9 space - + _ &, at least one a letter (reference §14)."""
     return _ALPHA_SENDER.fullmatch(raw) is not None and _LETTER.search(raw) is not None

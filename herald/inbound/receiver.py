@@ -25,7 +25,7 @@ from herald.domain.encoding import encode_body
 from herald.domain.inbound import InboundMessage, inbound_price, webhook_params
 from herald.domain.inbound import webhook_target as choose_target
 from herald.domain.message import Media, Message
-from herald.domain.numbers import NumberError, parse_number
+from herald.domain.numbers import country_of
 from herald.domain.queued import queued_message
 from herald.domain.senders import SenderKind
 from herald.domain.sids import Prefix
@@ -290,10 +290,7 @@ def _map_texter(conn: Connection, service_sid: str, texter: str, sender_sid: str
 def _country_of(address: str) -> str:
     """`place_of(address).country`, without the geocoder's city (only the webhook's form
     needs that)."""
-    try:
-        return parse_number(address).country
-    except NumberError:
-        return ""
+    return country_of(address) or ""
 
 
 def _unknown(inbound: InboundMessage) -> UnknownRecipient:

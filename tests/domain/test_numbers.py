@@ -16,6 +16,7 @@ from herald.domain.numbers import (
     PhoneNumber,
     alpha_support,
     area_code_of,
+    country_of,
     friendly_format,
     has_short_codes,
     is_alphanumeric_sender_id,
@@ -382,3 +383,10 @@ def test_the_us_ca_fast_path_agrees_with_phonenumbers() -> None:
         slow = n._nanp_number(phonenumbers.parse(e164, None))
         assert fast == slow, code
         assert n.parse_number(f"+1 ({code}) 555-0123") == fast
+
+
+def test_country_of_a_number_or_none() -> None:
+    assert country_of("+14155550100") == "US"
+    assert country_of("+447400123456") == "GB"
+    assert country_of("12345") is None
+    assert country_of("Herald") is None
