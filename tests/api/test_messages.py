@@ -218,6 +218,9 @@ def test_date_sent_filters_are_inclusive(herald: Herald, sender: tuple) -> None:
 def test_helper_pages_through_ten_thousand(herald: Herald, sender: tuple) -> None:
     account, client, number = sender
     sids = _bulk_insert(herald, account, number, 10_000)
+    # The insert can outlast the server's 5 s keep-alive: a request on the pooled idle
+    # connection would then race its close (a reset, as CI saw once). Open a new one.
+    client.http_client.session.close()  # type: ignore[attr-defined]
     expected = list(reversed(sids))
     assert [m.sid for m in client.messages.list(to="+14155550111", limit=10_000, page_size=1000)][
         :10_000
