@@ -6,6 +6,7 @@
     herald accounts rotate-token AC… [--json]
     herald migrate
     herald carriers [--url URL] [--json]       the carriers file, with each connection's live state
+    herald campaign dry-run|send|sync|report FILE.toml [--json]   a bulk send through the API
 
 Every flag has a `HERALD_*` twin (see config.py); a flag wins over its variable.
 """
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
         "(HERALD_DISPATCH=false)",
     )
     commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser(
+        "campaign", help="dry-run, send, sync or report a bulk SMS campaign (see its --help)"
+    )
     carriers = commands.add_parser(
         "carriers", help="list the SMPP connections and routes with their live state"
     )
@@ -92,6 +96,11 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["campaign"]:  # a client of the API: none of the server's settings
+        from herald.campaign.cli import main as campaign_main
+
+        return campaign_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)

@@ -1,0 +1,70 @@
+"""The notice when a send or sync finishes: its totals POSTed as JSON to `notify.webhook`
+and/or mailed through `notify.smtp_url` (seed 004's email notifications). A notice that
+cannot be delivered is logged, never fatal: the campaign's work is already done."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from herald.campaign.settings import Campaign
+
+log = logging.getLogger("herald.campaign")
+TIMEOUT_S = 15.0
+
+
+async def notify(campaign: Campaign, command: str, totals: dict[str, Any]) -> list[str]:
+    """Sends the notices; returns where they went."""
+    delivered: list[str] = []
+    document = {"campaign": campaign.name, "command": command, "totals": totals}
+    webhook = str(campaign["notify.webhook"])
+    if webhook:
+        try:
+            async with httpx.AsyncClient(timeout=TIMEOUT_S) as http:
+                response = await http.post(webhook, json=document)
+            response.raise_for_status()
+            delivered.append("webhook")
+        except httpx.HTTPError as exc:
+            log.warning("the notice to %s failed: %s", webhook, exc)
+    if campaign["notify.smtp_url"]:
+        try:
+            await asyncio.to_thread(_mail, campaign, command, document)
+            delivered.append("email")
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("the notice by email failed: %s", exc)
+    return delivered
+
+
+def _mail(campaign: Campaign, command: str, document: dict[str, Any]) -> None:
+    url = urlsplit(str(campaign["notify.smtp_url"]))
+    message = EmailMessage()
+    message["Subject"] = f"Campaign {campaign.name}: {command} finished"
+    message["From"] = str(campaign["notify.email_from"])
+    message["To"] = str(campaign["notify.email_to"])
+    lines = [f"{name}: {value}" for name, value in document["totals"].items()]
+    message.set_content("\n".join([f"herald campaign {command} {campaign.name}", "", *lines]))
+    message.add_attachment(
+        json.dumps(document, indent=1).encode(), maintype="application", subtype="json",
+        filename=f"{campaign.name}-{command}.json",
+    )  # fmt: skip
+    host = url.hostname or "localhost"
+    if url.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, url.port or 465, timeout=TIMEOUT_S,
+                                                context=ssl.create_default_context())  # fmt: skip
+    else:
+        client = smtplib.SMTP(host, url.port or 25, timeout=TIMEOUT_S)
+    with client:
+        client.ehlo_or_helo_if_needed()
+        if url.scheme == "smtp" and client.has_extn("starttls"):
+            client.starttls(context=ssl.create_default_context())
+        if url.username:
+            client.login(unquote(url.username), unquote(url.password or ""))
+        client.send_message(message)

@@ -1,0 +1,85 @@
+"""`herald campaign send FILE`: prepare, plan, send what is left, and say what happened in
+seed 004's words ("Count before deduplication", "N SMS(s) have been sent", …)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from herald.campaign import progress, times
+from herald.campaign.api_client import Api, Retrying
+from herald.campaign.prepare import prepare
+from herald.campaign.send import Sender, elapsed_since
+from herald.campaign.settings import Campaign
+from herald.campaign.store import CampaignStore, Contact
+
+log = logging.getLogger("herald.campaign")
+
+
+async def send(campaign: Campaign, *, show_progress: bool) -> dict[str, Any]:
+    started = time.monotonic()
+    store = CampaignStore(campaign.database_url)
+    api = Api(campaign, connections=int(campaign["send.concurrency"]))
+    retrying = Retrying.of(campaign)
+    try:
+        prepared = await prepare(campaign, api, store, retrying)
+        audience = prepared.audience
+        recipients = audience.recipients
+        store.plan(
+            campaign.name,
+            ({"contact_key": r.key, "phone": r.phone, "is_seed": r.is_seed, "body": r.body}
+             for r in recipients),
+            times.now_us(),
+        )  # fmt: skip
+        known = store.contacts(campaign.name)
+        work: list[Contact] = []
+        suppressed: list[Contact] = []
+        for recipient in recipients:
+            contact = known[recipient.key]
+            if contact.state == "sent" or (contact.state == "failed" and not contact.is_retryable):
+                continue
+            (suppressed if contact.phone in prepared.suppressed else work).append(contact)
+        store.set_state(campaign.name, [c.key for c in suppressed], "suppressed", times.now_us())
+        log.info("About to send SMS campaign")
+        log.info("Preparing to send Twilio messages")
+        log.info("Sending first batch of SMS campaign: %d messages", len(work))
+        with progress.bar(enabled=show_progress) as bar:
+            task = bar.add_task(campaign.name, total=len(work), rate=progress.rate_text(None))
+
+            def advance() -> None:
+                bar.advance(task)
+                bar.update(task, rate=progress.rate_text(bar.tasks[0].speed))
+
+            sender = Sender(api=api, store=store, campaign=campaign, target=prepared.target,
+                            retrying=retrying, advance=advance)  # fmt: skip
+            counts = await sender.run(work)
+    finally:
+        await api.aclose()
+        store.close()
+    contacts_suppressed = sum(not c.is_seed for c in suppressed)
+    seeds_suppressed = len(suppressed) - contacts_suppressed
+    log.info("%d SMS(s) have been sent", counts.sent - counts.seeds_sent)
+    log.info("%d invalid SMS numbers", audience.contacts.invalid)
+    log.info("%d unsubscribed SMS numbers", contacts_suppressed)
+    log.info("%d seed SMS(s) have been sent", counts.seeds_sent)
+    log.info("%d invalid seed SMS numbers", audience.seeds.invalid)
+    log.info("%d unsubscribed seed SMS numbers", seeds_suppressed)
+    if counts.failed:
+        log.info("%d SMS(s) failed (see `herald campaign report`)", counts.failed)
+    return {
+        "campaign": campaign.name,
+        "total": audience.contacts.total,
+        "invalid": audience.contacts.invalid,
+        "duplicates": audience.contacts.duplicates,
+        "suppressed": contacts_suppressed,
+        "seeds": audience.seeds.total,
+        "seeds_invalid": audience.seeds.invalid,
+        "seeds_suppressed": seeds_suppressed,
+        "sent": counts.sent,
+        "seeds_sent": counts.seeds_sent,
+        "failed": counts.failed,
+        "retries": counts.retries,
+        "already_sent": len(recipients) - len(work) - len(suppressed),
+        "elapsed_s": elapsed_since(started),
+    }

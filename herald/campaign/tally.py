@@ -1,0 +1,31 @@
+"""The campaign's fulfillment counts, as seed 004's connector reports them: Sent (accepted
+by the API), then each accepted message by its latest known state — Queued, Sending,
+Delivered, Undelivered, Failed (with the recipients the API refused) — and Replies and
+Opt-outs from the recipients. A message whose latest status is `sent` (handed to the
+carrier, no receipt yet) is in Sent only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from herald.campaign.keywords import OPT_OUT
+from herald.campaign.send import fulfillment_state
+from herald.campaign.store import CampaignStore
+
+BUCKETS = ("queued", "sending", "delivered", "undelivered", "failed")
+
+
+def fulfillment_counts(store: CampaignStore, campaign: str) -> dict[str, Any]:
+    counts = dict.fromkeys(("sent", *BUCKETS, "replies", "opt_outs"), 0)
+    for state, status, has_sid, n in store.status_counts(campaign):
+        if has_sid:
+            counts["sent"] += n
+            bucket = fulfillment_state(status or "queued")
+            if bucket in BUCKETS:
+                counts[bucket] += n
+        elif state == "failed":
+            counts["failed"] += n
+    replies = store.replies_of(campaign)
+    counts["replies"] = len(replies)
+    counts["opt_outs"] = len({r.contact_key for r in replies if r.keyword in OPT_OUT})
+    return counts
