@@ -192,7 +192,7 @@ def read_credentials(path: Path) -> tuple[str, str]:
     return values["TWILIO_ACCOUNT_SID"], values["TWILIO_AUTH_TOKEN"]
 
 
-def start_herald(data_dir: Path, synchronous: str) -> Server:
+def start_herald(data_dir: Path, synchronous: str, connections: int) -> Server:
     env = {
         **os.environ,
         "HERALD_DATA_DIR": str(data_dir),
@@ -201,6 +201,9 @@ def start_herald(data_dir: Path, synchronous: str) -> Server:
         # Every create goes from one 1-MPS sender: a queue horizon this long keeps the
         # overflow rule (21611) from refusing them, so every request is a full accept.
         "HERALD_QUEUE_HORIZON_S": "1000000000",
+        # All connections are one account's: the default limit (100), or room for each
+        # connection's request, so none is refused 429; the count is kept all the same.
+        "HERALD_API_CONCURRENCY": str(max(100, connections)),
     }
     env.pop("HERALD_DATABASE_URL", None)
     port = free_port()
@@ -247,8 +250,10 @@ def servers_running(opts: Options) -> Iterator[list[Server]]:
     try:
         for kind, sync in plan:
             data_dir = Path(tempfile.mkdtemp(prefix=f"herald-bench-{kind}-"))
-            start = start_herald if kind == "herald" else start_baseline
-            servers.append(start(data_dir, sync))
+            if kind == "herald":
+                servers.append(start_herald(data_dir, sync, opts.connections))
+            else:
+                servers.append(start_baseline(data_dir, sync))
         for server in servers:
             ready(server)
         yield servers

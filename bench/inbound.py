@@ -393,6 +393,8 @@ def herald_env(opts: Options, data_dir: Path, database_url: str | None) -> dict[
         HERALD_SQLITE_SYNCHRONOUS=opts.herald_sync,
         HERALD_WEBHOOK_ALLOW_PRIVATE="true",  # the receiver listens on 127.0.0.1
         HERALD_QUEUE_HORIZON_S="1000000000",  # the outbound kind's 1-MPS sender never refuses
+        # The connections are one account's: room for each one's request (429 beyond).
+        HERALD_API_CONCURRENCY=str(max(100, opts.connections)),
     )
     if database_url:
         env["HERALD_DATABASE_URL"] = database_url

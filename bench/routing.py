@@ -803,6 +803,8 @@ def herald_running(opts: Options) -> Iterator[Http]:
         "HERALD_SIMULATOR_LATENCY": "instant",
         "HERALD_SIMULATOR_SEED": "1",
         "HERALD_SQLITE_SYNCHRONOUS": opts.herald_sync,
+        # wrk's connections are one account's: room for each one's request (429 beyond).
+        "HERALD_API_CONCURRENCY": str(max(100, opts.connections)),
     }
     env.pop("HERALD_DATABASE_URL", None)
     port = free_port()

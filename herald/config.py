@@ -50,6 +50,9 @@ class Settings:
     head_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     max_connections: int = 512
+    # An account's requests in flight on one API node; one more is refused 429 (20429), as
+    # Twilio's per-account concurrency limit (commonly 100). 0: no limit.
+    api_concurrency: int = 100
     # Webhooks, callbacks and media fetches may go to loopback, private, unique-local and
     # shared (CGNAT) addresses: for a receiver on this machine or network (domain/targets).
     webhook_allow_private: bool = False
@@ -262,6 +265,9 @@ def load(environ: Mapping[str, str]) -> Settings:
         head_timeout_s=_parse(environ, "HERALD_HEAD_TIMEOUT_S", _positive_float, d.head_timeout_s),
         body_timeout_s=_parse(environ, "HERALD_BODY_TIMEOUT_S", _positive_float, d.body_timeout_s),
         max_connections=_parse(environ, "HERALD_MAX_CONNECTIONS", _positive_int, d.max_connections),
+        api_concurrency=_parse(
+            environ, "HERALD_API_CONCURRENCY", _non_negative_int, d.api_concurrency
+        ),
         webhook_allow_private=_parse(
             environ, "HERALD_WEBHOOK_ALLOW_PRIVATE", _flag, d.webhook_allow_private
         ),

@@ -46,6 +46,7 @@ def test_every_variable_is_read() -> None:
             "HERALD_HEAD_TIMEOUT_S": "2",
             "HERALD_BODY_TIMEOUT_S": "3.5",
             "HERALD_MAX_CONNECTIONS": "64",
+            "HERALD_API_CONCURRENCY": "25",
             "HERALD_WEBHOOK_ALLOW_PRIVATE": "true",
             "HERALD_MEDIA_DIR": "/srv/media",
         }
@@ -77,6 +78,7 @@ def test_every_variable_is_read() -> None:
         head_timeout_s=2.0,
         body_timeout_s=3.5,
         max_connections=64,
+        api_concurrency=25,
         webhook_allow_private=True,
         media_dir=Path("/srv/media"),
     )
@@ -102,6 +104,8 @@ def test_every_variable_is_read() -> None:
         ("HERALD_HEAD_TIMEOUT_S", "soon"),
         ("HERALD_BODY_TIMEOUT_S", "0"),
         ("HERALD_MAX_CONNECTIONS", "-5"),
+        ("HERALD_API_CONCURRENCY", "-1"),
+        ("HERALD_API_CONCURRENCY", "many"),
         ("HERALD_WEBHOOK_ALLOW_PRIVATE", "sometimes"),
         ("HERALD_MEDIA_DIR", "  "),
     ],
@@ -110,6 +114,12 @@ def test_errors_name_the_variable_and_value(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as error:
         load({name: value})
     assert name in str(error.value) and repr(value) in str(error.value)
+
+
+def test_api_concurrency_is_twilios_default_and_zero_lifts_it() -> None:
+    assert load({}).api_concurrency == 100  # Twilio's commonly cited per-account limit
+    assert load({"HERALD_API_CONCURRENCY": "0"}).api_concurrency == 0  # no limit
+    assert load({"HERALD_API_CONCURRENCY": "250"}).api_concurrency == 250
 
 
 def test_overrides_keep_unset_fields() -> None:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from herald.api import (
     accounts,
     auth_tokens,
+    concurrency,
     dead_letters,
     keys,
     media_links,
@@ -130,11 +131,15 @@ def routes() -> list[Route]:
 
 
 class RequestIdMiddleware:
-    """Adds `Twilio-Request-Id` to every response and logs one line per request with it."""
+    """Adds `Twilio-Request-Id` and `Twilio-Request-Duration` (seconds until the response
+    began) to every response and logs one line per request with the id. It also gives each
+    request its place in its account's count (`concurrency`): taken once the credentials
+    are proved, given back here when the request ends, however it ends."""
 
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
+        self.limiter = concurrency.Limiter(runtime.settings.api_concurrency)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,6 +148,7 @@ class RequestIdMiddleware:
         request_id = "RQ" + self.runtime.random_bytes(16).hex()
         started = time.perf_counter()
         status = 500
+        slot = scope[concurrency.SCOPE_KEY] = self.limiter.slot()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -150,6 +156,10 @@ class RequestIdMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"twilio-request-id", request_id.encode()))
+                duration = time.perf_counter() - started
+                headers.append((b"twilio-request-duration", b"%.3f" % duration))
+                if slot.seen:
+                    headers.append((concurrency.HEADER, b"%d" % slot.seen))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -160,6 +170,7 @@ class RequestIdMiddleware:
                 return
             await self.app(scope, receive, send_with_id)
         finally:
+            slot.release()
             # A client that went away is not an error: its line is the only one, at DEBUG.
             level = logging.DEBUG if status == CLIENT_CLOSED else logging.INFO
             access_log.log(

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald.api import limits
+from herald.api import concurrency, limits
 from herald.api.forms import Form
 from herald.api.paths import resource_of
 from herald.domain import access, errors
@@ -32,8 +32,9 @@ def runtime_of(request: Request) -> Runtime:
 
 async def account_of(request: Request) -> Account:
     """Authenticate the caller for the account in the path (v1 paths name none: the
-    credentials' own), and refuse credentials this route is not open to (20003 for a
-    standard API key on the account, its keys or tokens; 20008 for test credentials)."""
+    credentials' own), count the request against that account's concurrency limit (20429
+    beyond it, `concurrency`), and refuse credentials this route is not open to (20003 for
+    a standard API key on the account, its keys or tokens; 20008 for test credentials)."""
     return (await caller_of(request)).account
 
 
@@ -41,6 +42,7 @@ async def caller_of(request: Request) -> Caller:
     runtime = runtime_of(request)
     account_sid = request.path_params.get("account_sid")
     caller = await runtime.auth.authenticate(request.headers.get("authorization"), account_sid)
+    concurrency.take(request.scope, caller.account.sid)  # 20429 beyond the account's limit
     route = request.scope.get("route")
     template = route.path if route is not None else request.scope["path"]
     refused = access.refusal(
