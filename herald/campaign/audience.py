@@ -11,6 +11,7 @@ invalid too: without one a rerun could not tell it was already sent.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +92,7 @@ def _take(
         tally.total += 1
         raw_phone = (row.get(phone_column) or "").strip()
         key = (row.get(key_column) or "").strip() if key_column else raw_phone
-        if key in seen_keys:
+        if key and key in seen_keys:  # rows without a key are each invalid, not duplicates
             tally.duplicates += 1
             continue
         seen_keys.add(key)
@@ -146,7 +147,7 @@ def _csv_rows(path: Path, key: str) -> tuple[list[str], Iterator[Mapping[str, st
         raise CampaignFileError(f"{key}: {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise CampaignFileError(f"{key}: {path} is not UTF-8 text") from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # quoted fields keep line breaks
     columns = list(reader.fieldnames or [])
     return columns, iter(reader)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Callable
+from datetime import UTC
 
 MAX_RETRY_AFTER_S = 300.0  # a server asking for longer is waited on this long, then asked again
+MAX_DOUBLINGS = 1000
 
 
 def delay_s(
@@ -21,7 +23,8 @@ def delay_s(
     uniform: Callable[[float, float], float],
 ) -> float:
     """The wait before attempt `attempt + 1`, after `attempt` failed ones (1-based)."""
-    ceiling = min(max_s, min_s * 2 ** max(0, attempt - 1)) if min_s > 0 else max_s
+    doublings = min(max(0, attempt - 1), MAX_DOUBLINGS)  # 2 ** 1024 is no float
+    ceiling = min(max_s, min_s * 2.0**doublings) if min_s > 0 else max_s
     waited = uniform(min_s, max(min_s, ceiling))
     if retry_after_s is not None:
         waited = max(waited, min(retry_after_s, MAX_RETRY_AFTER_S))
@@ -41,4 +44,6 @@ def retry_after_of(header: str | None, now_s: float) -> float | None:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" or no zone: an HTTP date is GMT, never local time
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now_s)

@@ -56,15 +56,20 @@ def _mail(campaign: Campaign, command: str, document: dict[str, Any]) -> None:
         filename=f"{campaign.name}-{command}.json",
     )  # fmt: skip
     host = url.hostname or "localhost"
+    port = url.port or (465 if url.scheme == "smtps" else 25)
     if url.scheme == "smtps":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(host, url.port or 465, timeout=TIMEOUT_S,
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_S,
                                                 context=ssl.create_default_context())  # fmt: skip
     else:
-        client = smtplib.SMTP(host, url.port or 25, timeout=TIMEOUT_S)
+        client = smtplib.SMTP(host, port, timeout=TIMEOUT_S)
     with client:
         client.ehlo_or_helo_if_needed()
         if url.scheme == "smtp" and client.has_extn("starttls"):
             client.starttls(context=ssl.create_default_context())
-        if url.username:
+            client.ehlo()  # what the server offers under TLS (AUTH, often)
+        if url.username and client.has_extn("auth"):
             client.login(unquote(url.username), unquote(url.password or ""))
+        elif url.username:  # login() would raise; a server without AUTH may not need it
+            log.warning("the SMTP server %s:%d offers no AUTH: sending without logging in",
+                        host, port)  # fmt: skip
         client.send_message(message)

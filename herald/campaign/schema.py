@@ -44,6 +44,7 @@ contacts = Table(
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("attempted_us", BigInteger),
+    Column("sent_us", BigInteger),  # the message's date_created, by the target's clock
     Column("message_sid", String(64)),
     Column("status", String(16)),
     Column("error_code", Integer),

@@ -3,10 +3,11 @@ resumable after any interruption without sending anyone twice.
 
 Each recipient's intent (`sending`, with the attempt's time) is durable before its
 request goes out, and its message SID before that worker sends again. A rerun skips the
-`sent`; a recipient left `sending` is the only doubt an interruption leaves. Against
-Herald the create is repeated with the same `Idempotency-Key` (per campaign and contact),
-which returns the first message if there was one. Against a target without the header
-(Twilio) the recipient's recent messages are looked through first (`reconcile.py`).
+`sent`; the doubts are a recipient left `sending` by an interruption and one whose tries
+ended `failed` on answers that may have been lost. Against Herald the create is repeated
+with the same `Idempotency-Key` (per campaign and contact), which returns the first
+message if there was one. Against a target without the header (Twilio) the recipient's
+recent messages are looked through first (`reconcile.py`), after every lost answer too.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ class Sender:
     ) -> tuple[dict[str, Any] | None, ApiError | None]:
         """The accepted message, or the error that ended the tries."""
         trust_key = self.target.is_herald
-        if contact.state == "sending":  # a doubt an interruption left
+        # A doubt: an interruption left it `sending`, or the last run gave up on it after
+        # tries whose answers may have been lost (a retryable `failed`).
+        if contact.state in ("sending", "failed"):
             attempted = contact.attempted_us or now_us
             trust_key = trust_key and now_us - attempted < KEY_TRUSTED_US
             if not trust_key:
@@ -114,12 +117,12 @@ class Sender:
                 ), None
             except Ambiguous as exc:
                 self._retried(exc)
-                if attempts >= int(self.campaign["send.max_attempts"]):
-                    return None, exc
-                if not trust_key:
+                if not trust_key:  # the last try's message too, before giving up
                     found = await self._look_for(contact, now_us)
                     if found is not None:
                         return found, None
+                if attempts >= int(self.campaign["send.max_attempts"]):
+                    return None, exc
             except ApiError as exc:
                 return None, exc
 
@@ -172,6 +175,7 @@ def _outcome(write: Write) -> dict[str, Any]:
             "status": message.get("status"), "error_code": int(code) if code else None,
             "error_message": message.get("error_message"), "is_retryable": False,
             "is_final": message.get("status") in FINAL, "updated_us": write.at_us,
+            "sent_us": times.parse_us(message.get("date_created")) or write.at_us,
         }  # fmt: skip
     error = write.error
     assert error is not None

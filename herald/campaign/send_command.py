@@ -15,6 +15,7 @@ from herald.campaign.settings import Campaign
 from herald.campaign.store import CampaignStore, Contact
 
 log = logging.getLogger("herald.campaign")
+RATE_EVERY_S = 0.5
 
 
 async def send(campaign: Campaign, *, show_progress: bool) -> dict[str, Any]:
@@ -49,7 +50,12 @@ async def send(campaign: Campaign, *, show_progress: bool) -> dict[str, Any]:
 
             def advance() -> None:
                 bar.advance(task)
-                bar.update(task, rate=progress.rate_text(bar.tasks[0].speed))
+                now = time.monotonic()
+                if now - shown[0] >= RATE_EVERY_S:  # rich's speed is a scan of samples
+                    shown[0] = now
+                    bar.update(task, rate=progress.rate_text(bar.tasks[0].speed))
+
+            shown = [0.0]
 
             sender = Sender(api=api, store=store, campaign=campaign, target=prepared.target,
                             retrying=retrying, advance=advance)  # fmt: skip

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "HERALD_CAMPAIGN_"
 
@@ -108,11 +109,11 @@ class Campaign:
     @property
     def database_url(self) -> str:
         url = str(self.values["sync.database_url"]) or f"sqlite:///{self.name}.db"
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/"):
-            relative = url[len(prefix) :]
-            if relative and relative != ":memory:":
-                return prefix + str(self.directory / relative)
+        relative = SQLITE_RELATIVE.match(url)
+        if relative is not None:
+            database = url[relative.end() :]
+            if database and database != ":memory:":
+                return relative.group() + str(self.directory / database)
         return url
 
     @property
@@ -131,6 +132,8 @@ def load(path: Path, environ: Mapping[str, str], flags: Mapping[str, str | None]
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CampaignFileError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CampaignFileError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise CampaignFileError(f"{path}: {exc}") from None
     values = _from_document(path, document)
@@ -199,9 +202,17 @@ def _check(values: dict[str, Any]) -> None:
     if bool(values["notify.smtp_url"]) != bool(values["notify.email_to"]):
         raise CampaignFileError("notify: smtp_url and email_to go together")
     for dotted, schemes in URLS:
-        url = values[dotted]
-        if url and not url.startswith(schemes):
-            raise CampaignFileError(f"{dotted}: must be a {' or '.join(schemes)} URL")
+        if values[dotted]:
+            _check_url(dotted, values[dotted], schemes)
+
+
+def _check_url(dotted: str, url: str, schemes: tuple[str, ...]) -> None:
+    if not url.startswith(schemes):
+        raise CampaignFileError(f"{dotted}: must be a {' or '.join(schemes)} URL")
+    try:
+        urlsplit(url).port  # noqa: B018 (raises on a port that is not one)
+    except ValueError as exc:
+        raise CampaignFileError(f"{dotted}: {exc}") from None
 
 
 def _check_required(values: dict[str, Any]) -> None:
@@ -213,6 +224,7 @@ def _check_required(values: dict[str, Any]) -> None:
 
 
 NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+SQLITE_RELATIVE = re.compile(r"sqlite(\+\w+)?:///(?!/)")  # any driver; four slashes: absolute
 RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("send.concurrency", lambda v: 1 <= v <= 1000, "must be 1 to 1000"),
     ("send.retry_min_s", lambda v: v >= 0, "must not be negative"),

@@ -36,6 +36,7 @@ class Contact:
     state: str
     attempts: int
     attempted_us: int | None
+    sent_us: int | None
     message_sid: str | None
     status: str | None
     error_code: int | None
@@ -233,6 +234,7 @@ def _contact(row: Any) -> Contact:
         state=row.state,
         attempts=row.attempts,
         attempted_us=row.attempted_us,
+        sent_us=row.sent_us,
         message_sid=row.message_sid,
         status=row.status,
         error_code=row.error_code,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from herald.campaign import keywords, times
@@ -89,7 +89,25 @@ async def _collect(api: Api, number: str, since_us: int) -> list[Inbound]:
                 at_us=at or 0,
             )
         )
-    return found
+    return _ordered(found)
+
+
+def _ordered(newest_first: list[Inbound]) -> list[Inbound]:
+    """The API's times have whole seconds: STOP then START within one second would tie.
+    The list is newest first, so within a second each message is given a microsecond
+    below the one listed before it — the same on every read, since a `DateSent>` bound
+    takes or leaves a whole second."""
+    ordered: list[Inbound] = []
+    rank = 0
+    for message in newest_first:
+        if message.at_us % 1_000_000:  # the API gave finer times: nothing ties
+            ordered.append(message)
+            continue
+        previous = ordered[-1].at_us if ordered else None
+        same_second = previous is not None and previous // 1_000_000 == message.at_us // 1_000_000
+        rank = rank + 1 if same_second else 0
+        ordered.append(replace(message, at_us=message.at_us + 999_999 - rank))
+    return ordered
 
 
 def _activity_row(account_sid: str, service_sid: str, message: Inbound) -> dict[str, Any]:

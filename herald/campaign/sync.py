@@ -25,7 +25,6 @@ from herald.campaign.tally import fulfillment_counts
 from herald.campaign.target import connect
 
 log = logging.getLogger("herald.campaign")
-SKEW_US = 60 * 1_000_000
 
 
 async def sync(campaign: Campaign) -> dict[str, Any]:
@@ -108,13 +107,14 @@ def _loaded(
 
 
 def _replies(campaign: str, store: CampaignStore, inbound: list[suppression.Inbound]) -> int:
-    """The inbound messages that answer the campaign: from a recipient it sent to, after
-    it sent. Seed 004's limitation 6 holds: a reply cannot name the message it answers."""
+    """The inbound messages that answer the campaign: from a recipient it sent to, since
+    the target created the message (both times by the target's clock). Seed 004's
+    limitation 6 holds: a reply cannot name the message it answers."""
     by_phone = {c.phone: c for c in store.contacts(campaign).values() if c.message_sid}
     replies, rows = [], []
     for message in inbound:
         contact = by_phone.get(message.phone)
-        if contact is None or message.at_us < (contact.attempted_us or 0) - SKEW_US:
+        if contact is None or message.at_us < (contact.sent_us or 0):
             continue
         replies.append({
             "campaign": campaign, "message_sid": message.sid, "contact_key": contact.key,

@@ -32,9 +32,11 @@ async def connect(api: Api, campaign: Campaign, retrying: Retrying) -> Target:
         owned = await retrying.run(api.incoming_numbers)
     except ApiError as exc:
         log.info("Connect to %s: - Failed: %s", api.base_url, exc)
-        raise TargetError(
-            f"the target refused the campaign's credentials or is down: {exc}"
-        ) from None
+        if exc.status in (401, 403):  # Twilio's 20003 Authenticate, 20005 not active
+            why = "refused the credentials (api.account_sid, api.auth_token)"
+        else:
+            why = "failed the connectivity test"
+        raise TargetError(f"{api.base_url} {why}: {exc}") from None
     log.info("Connect to %s: - Success", api.base_url)
     log.info("Channel availability test completed successfully")
     is_herald = await api.is_herald()

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import email.utils
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def now_us() -> int:
@@ -26,7 +29,7 @@ def parse_us(text: object) -> int | None:
             return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1_000_000)
+    return (when - EPOCH) // MICROSECOND  # exact: a float timestamp loses the last digit
 
 
 def iso(us: int) -> str:
