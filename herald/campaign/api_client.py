@@ -17,6 +17,7 @@ CPU per create (its pool's request assignment, and httpcore importing the absent
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import time
@@ -102,13 +103,16 @@ class Api:
         self.base_url = str(campaign["api.base_url"]).rstrip("/")
         self.messaging_base_url = campaign.messaging_base_url
         username = str(campaign["api.username"]) or self.account_sid
+        # HTTP Basic written out: aiohttp 3.14 deprecates `BasicAuth`, and the helper it
+        # points to is not in older releases.
+        secret = f"{username}:{campaign['api.auth_token']}".encode()
         self.http = aiohttp.ClientSession(
-            auth=aiohttp.BasicAuth(username, str(campaign["api.auth_token"])),
             timeout=aiohttp.ClientTimeout(total=float(campaign["api.timeout_s"])),
             connector=aiohttp.TCPConnector(limit=connections),
-            headers={"User-Agent": "herald-campaign/1", "Accept": "application/json"},
+            headers={"User-Agent": "herald-campaign/1", "Accept": "application/json",
+                     "Authorization": "Basic " + base64.b64encode(secret).decode()},
             raise_for_status=False,
-        )
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         await self.http.close()
