@@ -90,11 +90,10 @@ class Retrying:
                 ):
                     raise
                 on_retry(exc)
-                await asyncio.sleep(
-                    backoff.delay_s(
-                        attempt, self.min_s, self.max_s, exc.retry_after_s, random.uniform
-                    )
-                )
+                await asyncio.sleep(self.delay_s(attempt, exc.retry_after_s))
+
+    def delay_s(self, attempt: int, retry_after_s: float | None) -> float:
+        return backoff.delay_s(attempt, self.min_s, self.max_s, retry_after_s, random.uniform)
 
 
 class Api:

@@ -137,7 +137,8 @@ def _audience_rows(campaign: Campaign) -> tuple[list[str], Iterator[Mapping[str,
     csv_path = campaign.path("audience.csv")
     if csv_path is not None:
         return _csv_rows(csv_path, "audience.csv")
-    return _sql_rows(str(campaign["audience.sql_url"]), str(campaign["audience.query"]))
+    url = campaign.sqlite_relative(str(campaign["audience.sql_url"]))
+    return _sql_rows(url, str(campaign["audience.query"]))
 
 
 def _csv_rows(path: Path, key: str) -> tuple[list[str], Iterator[Mapping[str, str]]]:
@@ -158,6 +159,9 @@ def _sql_rows(url: str, query: str) -> tuple[list[str], Iterator[Mapping[str, st
 
     try:
         engine = create_engine(url)
+    except (SQLAlchemyError, ValueError, ImportError) as exc:  # ImportError: no driver
+        raise CampaignFileError(f"audience.sql_url: {type(exc).__name__}: {exc}") from None
+    try:
         with engine.connect() as conn:
             result = conn.execute(text(query))
             columns = list(result.keys())
@@ -165,7 +169,8 @@ def _sql_rows(url: str, query: str) -> tuple[list[str], Iterator[Mapping[str, st
                 {name: "" if value is None else str(value) for name, value in row.items()}
                 for row in result.mappings()
             ]
-        engine.dispose()
     except (SQLAlchemyError, ValueError) as exc:
         raise CampaignFileError(f"audience.query: {type(exc).__name__}: {exc}") from None
+    finally:
+        engine.dispose()
     return columns, iter(rows)

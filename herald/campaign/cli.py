@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from herald.campaign.api_client import ApiError
 from herald.campaign.settings import KEYS, CampaignFileError, load
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CampaignFileError, TemplateError) as exc:
         print(f"herald campaign: {exc}", file=sys.stderr)
         return 2
-    except (TargetError, CampaignDatabaseError, ApiError) as exc:
+    except (TargetError, CampaignDatabaseError, ApiError, SQLAlchemyError) as exc:
         print(f"herald campaign: {exc}", file=sys.stderr)
         return 1
     _print(args.command, totals, as_json=args.json)

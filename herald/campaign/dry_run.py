@@ -88,11 +88,14 @@ async def _estimates(
             except ApiError as exc:
                 log.warning("no preview for %s (%s); counted here", recipient.key, exc)
                 return _local(recipient, price)
-        shown = answer.get("price")
+        try:
+            price_quoted = abs(Decimal(str(answer.get("price") or 0)))
+        except ArithmeticError:  # decimal.InvalidOperation: not a number
+            price_quoted = Decimal(0)
         return {
             "contact_key": recipient.key, "phone": recipient.phone,
             "encoding": answer.get("encoding"), "segments": int(answer.get("num_segments") or 1),
-            "price": abs(Decimal(shown)) if shown else Decimal(0), "from": answer.get("from") or "",
+            "price": price_quoted, "from": answer.get("from") or "",
         }  # fmt: skip
 
     return list(await asyncio.gather(*(preview(r) for r in eligible)))

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import httpx
+import aiohttp
 
 from herald.campaign.settings import Campaign
 
@@ -28,11 +28,14 @@ async def notify(campaign: Campaign, command: str, totals: dict[str, Any]) -> li
     webhook = str(campaign["notify.webhook"])
     if webhook:
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT_S) as http:
-                response = await http.post(webhook, json=document)
-            response.raise_for_status()
+            timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as http,
+                http.post(webhook, json=document) as response,
+            ):
+                response.raise_for_status()
             delivered.append("webhook")
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("the notice to %s failed: %s", webhook, exc)
     if campaign["notify.smtp_url"]:
         try:

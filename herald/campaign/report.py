@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from herald.campaign import times
-from herald.campaign.keywords import OPT_OUT
 from herald.campaign.send import fulfillment_state
 from herald.campaign.settings import Campaign
 from herald.campaign.store import CampaignStore
-from herald.campaign.tally import fulfillment_counts
+from herald.campaign.tally import fulfillment_counts, opted_out
 
 COLUMNS = ("contact_key", "phone", "is_seed", "state", "message_sid", "status",
            "fulfillment_state", "error_code", "error_message", "attempts", "updated",
@@ -32,7 +31,7 @@ def report(campaign: Campaign, out_dir: Path | None) -> dict[str, Any]:
     latest_reply: dict[str, Any] = {}
     for reply in sorted(replies, key=lambda r: r.at_us):
         latest_reply[reply.contact_key] = reply
-    opted_out = {r.contact_key for r in replies if r.keyword in OPT_OUT}
+    stopped = opted_out(replies)
     rows = []
     for contact in sorted(contacts.values(), key=lambda c: c.key):
         reply = latest_reply.get(contact.key)
@@ -43,7 +42,7 @@ def report(campaign: Campaign, out_dir: Path | None) -> dict[str, Any]:
             "fulfillment_state": fulfillment_state(contact.status) if contact.status else "",
             "error_code": contact.error_code or "", "error_message": contact.error_message or "",
             "attempts": contact.attempts, "updated": times.shown(contact.updated_us),
-            "reply": reply.body if reply else "", "opted_out": contact.key in opted_out,
+            "reply": reply.body if reply else "", "opted_out": contact.key in stopped,
         })  # fmt: skip
     directory = out_dir or campaign.directory
     directory.mkdir(parents=True, exist_ok=True)

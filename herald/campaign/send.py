@@ -116,13 +116,14 @@ class Sender:
                     lambda: self.api.create_message(form, key), self._retried
                 ), None
             except Ambiguous as exc:
-                self._retried(exc)
                 if not trust_key:  # the last try's message too, before giving up
                     found = await self._look_for(contact, now_us)
                     if found is not None:
                         return found, None
                 if attempts >= int(self.campaign["send.max_attempts"]):
                     return None, exc
+                self._retried(exc)
+                await asyncio.sleep(self.retrying.delay_s(attempts, None))
             except ApiError as exc:
                 return None, exc
 

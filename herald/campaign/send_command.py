@@ -9,6 +9,7 @@ from typing import Any
 
 from herald.campaign import progress, times
 from herald.campaign.api_client import Api, Retrying
+from herald.campaign.audience import SEED_PREFIX, Audience
 from herald.campaign.prepare import prepare
 from herald.campaign.send import Sender, elapsed_since
 from herald.campaign.settings import Campaign
@@ -27,20 +28,19 @@ async def send(campaign: Campaign, *, show_progress: bool) -> dict[str, Any]:
         prepared = await prepare(campaign, api, store, retrying)
         audience = prepared.audience
         recipients = audience.recipients
-        store.plan(
-            campaign.name,
-            ({"contact_key": r.key, "phone": r.phone, "is_seed": r.is_seed, "body": r.body}
-             for r in recipients),
-            times.now_us(),
-        )  # fmt: skip
+        store.plan(campaign.name, _plan_rows(audience), times.now_us())
         known = store.contacts(campaign.name)
         work: list[Contact] = []
         suppressed: list[Contact] = []
+        done = {"sent": 0, "refused": 0}  # by an earlier run: sent, or refused for good
         for recipient in recipients:
             contact = known[recipient.key]
-            if contact.state == "sent" or (contact.state == "failed" and not contact.is_retryable):
-                continue
-            (suppressed if contact.phone in prepared.suppressed else work).append(contact)
+            if contact.state == "sent":
+                done["sent"] += 1
+            elif contact.state == "failed" and not contact.is_retryable:
+                done["refused"] += 1
+            else:
+                (suppressed if contact.phone in prepared.suppressed else work).append(contact)
         store.set_state(campaign.name, [c.key for c in suppressed], "suppressed", times.now_us())
         log.info("About to send SMS campaign")
         log.info("Preparing to send Twilio messages")
@@ -86,6 +86,22 @@ async def send(campaign: Campaign, *, show_progress: bool) -> dict[str, Any]:
         "seeds_sent": counts.seeds_sent,
         "failed": counts.failed,
         "retries": counts.retries,
-        "already_sent": len(recipients) - len(work) - len(suppressed),
+        "already_sent": done["sent"],
+        "already_refused": done["refused"],
         "elapsed_s": elapsed_since(started),
     }
+
+
+def _plan_rows(audience: Audience) -> list[dict[str, Any]]:
+    """The recipients, and the invalid rows (kept for the report), one row per key."""
+    rows = {
+        r.key: {"contact_key": r.key, "phone": r.phone, "is_seed": r.is_seed, "body": r.body,
+                "state": "pending"}
+        for r in audience.recipients
+    }  # fmt: skip
+    for tally, prefix in ((audience.contacts, ""), (audience.seeds, SEED_PREFIX)):
+        for key, raw in tally.invalid_rows:
+            stored = prefix + (key or f"(no key) {raw}")[:150]
+            rows.setdefault(stored, {"contact_key": stored, "phone": raw[:32], "body": "",
+                                     "is_seed": bool(prefix), "state": "invalid"})  # fmt: skip
+    return list(rows.values())

@@ -9,6 +9,7 @@ the campaign file's directory, so a campaign moves as one folder.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -108,7 +109,12 @@ class Campaign:
 
     @property
     def database_url(self) -> str:
-        url = str(self.values["sync.database_url"]) or f"sqlite:///{self.name}.db"
+        return self.sqlite_relative(
+            str(self.values["sync.database_url"]) or f"sqlite:///{self.name}.db"
+        )
+
+    def sqlite_relative(self, url: str) -> str:
+        """`url`, a relative SQLite file read from the campaign file's directory."""
         relative = SQLITE_RELATIVE.match(url)
         if relative is not None:
             database = url[relative.end() :]
@@ -171,6 +177,8 @@ def _typed(key: Key, raw: Any, where: str) -> Any:
         return float(raw)
     if not isinstance(raw, key.kind) or isinstance(raw, bool):
         raise CampaignFileError(f"{where}: must be {_kind_name(key.kind)}")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise CampaignFileError(f"{where}: must be a finite number")
     return raw
 
 
@@ -178,9 +186,12 @@ def _coerce(key: Key, raw: str, where: str) -> Any:
     if key.kind is str:
         return raw
     try:
-        return key.kind(raw)
+        value = key.kind(raw)
     except ValueError:
         raise CampaignFileError(f"{where}: {raw!r} is not {_kind_name(key.kind)}") from None
+    if key.kind is float and not math.isfinite(value):
+        raise CampaignFileError(f"{where}: must be a finite number")
+    return value
 
 
 def _kind_name(kind: type) -> str:

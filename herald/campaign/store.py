@@ -21,6 +21,7 @@ from herald.campaign import schema
 from herald.campaign.schema import contacts, marks, replies, states, suppression
 
 CHUNK = 500  # rows per statement when loading a plan
+UNTRIED = ("pending", "invalid", "suppressed")
 
 
 class CampaignDatabaseError(Exception):
@@ -65,20 +66,38 @@ class CampaignStore:
 
     # ---- contacts -----------------------------------------------------------------------
 
-    def plan(self, campaign: str, recipients: Iterable[Mapping[str, Any]], now_us: int) -> int:
-        """Add the recipients not yet in the campaign as `pending`; the ones already there
-        keep their state. Returns how many were added."""
+    def plan(self, campaign: str, rows: Iterable[Mapping[str, Any]], now_us: int) -> int:
+        """Each row (`contact_key`, `phone`, `body`, `is_seed`, `state`: `pending` or
+        `invalid`) into the campaign: added if new, taken over by a contact nothing was
+        sent to yet (the audience file was corrected); a contact already tried keeps what
+        it has. Returns how many were added."""
         with self.engine.begin() as conn:
-            known = set(
-                conn.scalars(select(contacts.c.contact_key).where(contacts.c.campaign == campaign))
-            )
-            fresh = [
-                {**r, "campaign": campaign, "state": "pending", "attempts": 0, "updated_us": now_us,
-                 "is_retryable": False, "is_final": False}
-                for r in recipients if r["contact_key"] not in known
-            ]  # fmt: skip
+            query = select(contacts.c.contact_key, contacts.c.state, contacts.c.phone,
+                           contacts.c.body).where(contacts.c.campaign == campaign)  # fmt: skip
+            known = {row[0]: row[1:] for row in conn.execute(query)}
+            fresh, changed = [], []
+            for row in rows:
+                found = known.get(row["contact_key"])
+                if found is None:
+                    fresh.append({**row, "campaign": campaign, "attempts": 0,
+                                  "updated_us": now_us, "is_retryable": False,
+                                  "is_final": False})  # fmt: skip
+                elif found[0] in UNTRIED and tuple(found) != (
+                    row["state"],
+                    row["phone"],
+                    row["body"],
+                ):
+                    changed.append(row)
             for start in range(0, len(fresh), CHUNK):
                 conn.execute(contacts.insert(), fresh[start : start + CHUNK])
+            for row in changed:
+                conn.execute(
+                    update(contacts)
+                    .where(contacts.c.campaign == campaign,
+                           contacts.c.contact_key == row["contact_key"])
+                    .values(state=row["state"], phone=row["phone"], body=row["body"],
+                            updated_us=now_us)
+                )  # fmt: skip
         return len(fresh)
 
     def contacts(self, campaign: str) -> dict[str, Contact]:

@@ -131,7 +131,8 @@ def _ledger_row(account_sid: str, target: Target, entry: dict[str, Any]) -> dict
     number = sender if scope == "sender" else ""
     return {
         "account_sid": account_sid, "phone": str(entry.get("phone_number")), "number": number,
-        "messaging_service_sid": service, "activity": str(entry.get("keyword") or "STOP").upper(),
+        "messaging_service_sid": service,
+        "activity": "STOP",  # an entry is an opt-out, whatever word or import made it
         "at_us": times.parse_us(entry.get("date_created")) or 0, "source": "ledger",
     }  # fmt: skip
 

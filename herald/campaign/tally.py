@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from herald.campaign.keywords import OPT_OUT
+from herald.campaign.keywords import OPT_IN, OPT_OUT
 from herald.campaign.send import fulfillment_state
 from herald.campaign.store import CampaignStore
 
@@ -27,5 +27,14 @@ def fulfillment_counts(store: CampaignStore, campaign: str) -> dict[str, Any]:
             counts["failed"] += n
     replies = store.replies_of(campaign)
     counts["replies"] = len(replies)
-    counts["opt_outs"] = len({r.contact_key for r in replies if r.keyword in OPT_OUT})
+    counts["opt_outs"] = len(opted_out(replies))
     return counts
+
+
+def opted_out(replies: list[Any]) -> set[str]:
+    """The contacts whose latest opt-out or opt-in reply is an opt-out."""
+    latest: dict[str, Any] = {}
+    for reply in sorted(replies, key=lambda r: r.at_us):
+        if reply.keyword in OPT_OUT or reply.keyword in OPT_IN:
+            latest[reply.contact_key] = reply
+    return {key for key, reply in latest.items() if reply.keyword in OPT_OUT}

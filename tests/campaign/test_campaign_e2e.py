@@ -105,7 +105,8 @@ def test_a_ten_thousand_row_campaign_counts_sends_and_syncs_exactly(
 
     report = campaign("report", str(file), "--out-dir", str(tmp_path / "out"))
     lines = (tmp_path / "out" / "spring-sale-report.csv").read_text().splitlines()
-    assert len(lines) == 1 + recipients + STOPPED + 1  # header, sent, suppressed, a seed
+    # the header, who was sent, who was suppressed (a seed too), who was invalid (a seed too)
+    assert len(lines) == 1 + recipients + STOPPED + 1 + INVALID + 1
     assert {k: report[k] for k in (*FINAL, "sent")} == {k: synced[k] for k in (*FINAL, "sent")}
 
 
