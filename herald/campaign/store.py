@@ -155,6 +155,17 @@ class CampaignStore:
                 )
                 conn.execute(insert(states).on_conflict_do_nothing(), list(first_states))
 
+    def unfinished_summary(self, campaign: str) -> tuple[int, int | None]:
+        """How many sent messages are unfinished, and the oldest one's creation time."""
+        query = select(func.count(), func.min(contacts.c.sent_us)).where(
+            contacts.c.campaign == campaign,
+            contacts.c.message_sid.is_not(None),
+            contacts.c.is_final.is_(False),
+        )
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(query).one()
+        return int(count), oldest
+
     def unfinished(self, campaign: str, after_key: str, limit: int) -> list[Contact]:
         """Sent messages whose status can still change, in key order after `after_key`."""
         query = (

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
-from herald.campaign import suppression, times
+from herald.campaign import status_pages, suppression, times
 from herald.campaign.api_client import Api, ApiError, Retrying
 from herald.campaign.keywords import Kind, kind_of
 from herald.campaign.send import FINAL, fulfillment_state
@@ -34,7 +34,7 @@ async def sync(campaign: Campaign) -> dict[str, Any]:
     try:
         target = await connect(api, campaign, retrying)
         states_before = store.count_states(campaign.name)
-        read = await _statuses(campaign, api, store, retrying)
+        read = await _statuses(campaign, api, store, retrying, target.numbers)
         period = int(campaign["sync.retrieval_period_days"])
         inbound = await suppression.read_inbound(
             api, store, target, campaign.name, period, retrying
@@ -54,9 +54,16 @@ async def sync(campaign: Campaign) -> dict[str, Any]:
             "new_states": new_states, "new_replies": new_replies}  # fmt: skip
 
 
-async def _statuses(campaign: Campaign, api: Api, store: CampaignStore, retrying: Retrying) -> int:
+async def _statuses(
+    campaign: Campaign, api: Api, store: CampaignStore, retrying: Retrying,
+    numbers: tuple[str, ...],
+) -> int:  # fmt: skip
     batch_size = int(campaign["sync.batch_size"])
     limit = asyncio.Semaphore(int(campaign["send.concurrency"]))
+    count, oldest = await asyncio.to_thread(store.unfinished_summary, campaign.name)
+    pages: dict[str, dict[str, Any]] = {}
+    if count > batch_size and oldest is not None and numbers:
+        pages = await status_pages.listed(api, numbers, oldest, retrying)
     after = ""
     read = 0
     while True:
@@ -66,8 +73,10 @@ async def _statuses(campaign: Campaign, api: Api, store: CampaignStore, retrying
         after = batch[-1].key
 
         async def fetch(contact: Contact) -> tuple[Contact, dict[str, Any] | None]:
+            sid = str(contact.message_sid)
+            if sid in pages:
+                return contact, pages[sid]
             async with limit:
-                sid = str(contact.message_sid)
                 try:
                     return contact, await retrying.run(lambda: api.fetch_message(sid))
                 except ApiError as exc:

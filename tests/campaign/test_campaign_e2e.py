@@ -56,18 +56,13 @@ def test_a_ten_thousand_row_campaign_counts_sends_and_syncs_exactly(
     back = phones[-1]
     tenant.texts(back, "STOP")
     tenant.texts(back, "START")  # opted back in: sendable
-    file = tenant.campaign_file(tmp_path, "spring-sale", seeds={"csv": "seeds.csv"})
+    file = tenant.campaign_file(
+        tmp_path, "spring-sale", seeds={"csv": "seeds.csv"}, send={"concurrency": 48}
+    )
 
     expected = {"total": ROWS, "invalid": INVALID, "duplicates": SAME_KEY + SAME_PHONE,
                 "suppressed": STOPPED, "seeds": len(seeds)}  # fmt: skip
     recipients = ROWS - INVALID - SAME_KEY - SAME_PHONE - STOPPED + 2  # and two seeds
-    preview = campaign("dry-run", str(file))
-    assert {k: preview[k] for k in expected} == expected
-    assert preview["recipients"] == recipients
-    assert preview["segments"] == recipients and preview["previewed"] is True
-    assert preview["estimated_seconds"] == pytest.approx(recipients / 5000, abs=0.1)
-    assert tenant.sent() == {}  # a dry run sends nothing
-
     sent = campaign("send", str(file))
     assert {k: sent[k] for k in expected} == expected
     assert (sent["sent"], sent["failed"], sent["seeds_sent"]) == (recipients, 0, 2)
@@ -122,3 +117,28 @@ def _campaign_statuses(database: Path) -> dict[str, str]:
             "SELECT message_sid, status FROM campaign_contacts WHERE message_sid IS NOT NULL"
         ).fetchall()
     return dict(rows)
+
+
+def test_a_dry_run_counts_prices_and_times_through_preview_and_sends_nothing(
+    herald: Herald, tmp_path: Path
+) -> None:
+    tenant = Tenant.create(herald, numbers=2, mps=50)
+    rows = [(f"c{i}", f"+1312555{2000 + i:04d}", f"N{i}") for i in range(300)]
+    rows += [("c0", "+13125559999", "again"), ("x", "12345", "bad")]
+    rows.append(("u", "+13125553999", "你好" * 36))  # UCS-2: 72 units, two segments
+    write_contacts(tmp_path / "contacts.csv", rows)
+    tenant.texts("+13125552007", "STOP")
+    file = tenant.campaign_file(tmp_path, "preview", message={"body": "{first_name}"})
+
+    preview = campaign("dry-run", str(file), "--details", str(tmp_path / "details.csv"))
+
+    counts = {k: preview[k] for k in ("total", "invalid", "duplicates", "suppressed", "seeds")}
+    assert counts == {"total": 303, "invalid": 1, "duplicates": 1, "suppressed": 1, "seeds": 0}
+    assert preview["recipients"] == 300 and preview["previewed"] is True
+    assert preview["encodings"] == {"GSM-7": 299, "UCS-2": 1}
+    assert preview["segments"] == 301
+    assert preview["mps"] == 100 and preview["estimated_seconds"] == pytest.approx(3.0, abs=0.1)
+    assert preview["estimated_cost"] > 0
+    lines = (tmp_path / "details.csv").read_text().splitlines()
+    assert len(lines) == 301 and lines[0].startswith("contact_key,phone,encoding,segments")
+    assert tenant.sent() == {}  # a dry run sends nothing
