@@ -25,8 +25,14 @@ $(NODE_STAMP): tests/smpp_peer/package-lock.json
 	npm ci --prefix tests/smpp_peer --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+# The console's browser tests drive Debian's Chromium (headless) through Playwright.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # The domain's unit tests run under branch coverage (100% required); the rest after them.
-test: install $(NODE_STAMP)
+test: install $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/coverage run --branch --source=herald.domain -m pytest -q tests/domain
 	$(BIN)/coverage report --show-missing --skip-covered --fail-under=100
 	$(BIN)/python -m pytest -q --ignore=tests/domain

@@ -51,15 +51,26 @@ class Authenticator:
         """Who the credentials prove; 20003 when they prove none, 20404 when the path
         names another account than theirs (its existence is not revealed)."""
         username, password = _basic(header)
-        entry = await self._lookup(username)
-        presented = password if username.startswith("AC") else hash_secret(password)
-        if not _matches(presented, entry.secrets) or entry.caller is None:
-            raise errors.AuthenticationFailed()
-        account = entry.caller.account
-        if account.status != "active":
-            raise errors.AuthenticationFailed("Authenticate: this account is not active")
-        if account_sid is not None and account_sid != account.sid:
+        caller = await self.verify(username, password)
+        if account_sid is not None and account_sid != caller.account.sid:
             raise errors.NotFound(f"The requested resource /Accounts/{account_sid} was not found")
+        return caller
+
+    async def verify(self, username: str, password: str) -> Caller:
+        """Who this username and secret prove (the console's sign-in); 20003 if no one."""
+        return await self.still_valid(username, hash_secret(password))
+
+    async def still_valid(self, username: str, secret_hash: str) -> Caller:
+        """Who a credential proves, given the hash of its secret: a console session's
+        check that the token it signed in with was not rotated, nor its key deleted."""
+        entry = await self._lookup(username)
+        known = entry.secrets if username.startswith("SK") else tuple(
+            hash_secret(token) for token in entry.secrets
+        )  # fmt: skip
+        if not _matches(secret_hash, known) or entry.caller is None:
+            raise errors.AuthenticationFailed()
+        if entry.caller.account.status != "active":
+            raise errors.AuthenticationFailed("Authenticate: this account is not active")
         return entry.caller
 
     async def _lookup(self, username: str) -> _Entry:

@@ -53,6 +53,9 @@ class Settings:
     # An account's requests in flight on one API node; one more is refused 429 (20429), as
     # Twilio's per-account concurrency limit (commonly 100). 0: no limit.
     api_concurrency: int = 100
+    # The web console's sessions end after this long unused, and this long after sign-in.
+    console_idle_s: int = 1800
+    console_max_s: int = 43_200
     # Webhooks, callbacks and media fetches may go to loopback, private, unique-local and
     # shared (CGNAT) addresses: for a receiver on this machine or network (domain/targets).
     webhook_allow_private: bool = False
@@ -268,6 +271,8 @@ def load(environ: Mapping[str, str]) -> Settings:
         api_concurrency=_parse(
             environ, "HERALD_API_CONCURRENCY", _non_negative_int, d.api_concurrency
         ),
+        console_idle_s=_parse(environ, "HERALD_CONSOLE_IDLE_S", _positive_int, d.console_idle_s),
+        console_max_s=_parse(environ, "HERALD_CONSOLE_MAX_S", _positive_int, d.console_max_s),
         webhook_allow_private=_parse(
             environ, "HERALD_WEBHOOK_ALLOW_PRIVATE", _flag, d.webhook_allow_private
         ),

@@ -39,6 +39,7 @@ from herald.api import (
     short_codes,
     simulator,
 )
+from herald.api.console.routes import routes as console_routes
 from herald.api.errors import (
     CLIENT_CLOSED,
     error_response,
@@ -215,7 +216,10 @@ def create_app(runtime: Runtime) -> Starlette:
     served = routes()
     if not runtime.settings.api:  # a dispatch-only node
         served = [route for route in served if route.path in NODE_PATHS]
-    app = Starlette(routes=guard(list(served)), exception_handlers=handlers, lifespan=lifespan)
+    mounted = guard(list(served))
+    if runtime.settings.api:  # the console's own pages check their own parameters
+        mounted += console_routes()
+    app = Starlette(routes=mounted, exception_handlers=handlers, lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(RequestIdMiddleware, runtime=runtime)
     return app

@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 
 from herald.runtime import Runtime
 from herald.store import (
+    console_schema,  # noqa: F401  (its tables join the metadata)
     health_schema,  # noqa: F401  (its tables join the metadata)
     inbound_schema,  # noqa: F401  (its tables join the metadata)
     smpp_schema,  # noqa: F401  (its tables join the metadata)

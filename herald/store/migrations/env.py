@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
 from herald.store import (
+    console_schema,  # noqa: F401  (its tables join the metadata)
     health_schema,  # noqa: F401  (its tables join the metadata)
     inbound_schema,  # noqa: F401  (its tables join the metadata)
     smpp_schema,  # noqa: F401  (its tables join the metadata)
