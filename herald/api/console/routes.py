@@ -8,7 +8,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from herald.api.console import live, signing
+from herald.api.console import alerts, live, messages, numbers, opt_outs, send, services, signing
 
 STATIC = Path(__file__).parent / "static"
 
@@ -21,5 +21,11 @@ def routes() -> list[BaseRoute]:
         Route("/console/sign-in", signing.sign_in, methods=["POST"]),
         Route("/console/sign-out", signing.sign_out, methods=["POST"]),
         *live.routes(),
+        *messages.routes(),
+        *send.routes(),
+        *services.routes(),
+        *numbers.routes(),
+        *opt_outs.routes(),
+        *alerts.routes(),
         Mount("/console/static", app=StaticFiles(directory=STATIC), name="console-static"),
     ]
