@@ -15,15 +15,16 @@ T = TypeVar("T")
 class GroupCommit(Generic[T]):
     def __init__(self, flush: Callable[[list[T]], None]) -> None:
         self._flush = flush  # runs in a thread; raises to fail every waiter of its batch
-        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[tuple[T, ...], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def write(self, item: T) -> None:
+    async def write(self, *items: T) -> None:
+        """Returns once `items` are committed, together."""
         if self._task is None:
             self._task = asyncio.create_task(self._run())
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
+        self._waiting.append((items, future))
         self._wake.set()
         await future
 
@@ -41,7 +42,7 @@ class GroupCommit(Generic[T]):
             if not batch:
                 continue
             try:
-                await asyncio.to_thread(self._flush, [item for item, _ in batch])
+                await asyncio.to_thread(self._flush, [i for items, _ in batch for i in items])
             except Exception as exc:  # every waiter hears it; none is told it is durable
                 for _, future in batch:
                     if not future.done():

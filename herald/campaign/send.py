@@ -77,20 +77,27 @@ class Sender:
         return self.counts
 
     async def _work(self, queue: asyncio.Queue[Contact], commits: GroupCommit[Write]) -> None:
-        while not queue.empty():
-            contact = queue.get_nowait()
+        """One worker: each contact's intent is durable before its request, its outcome
+        before the next request; the outcome and the next contact's intent share a write."""
+        contact = None if queue.empty() else queue.get_nowait()
+        if contact is not None:
+            await commits.write(Write(contact=contact, at_us=times.now_us()))
+        while contact is not None:
+            message, error = await self._send(contact, times.now_us())
+            following = None if queue.empty() else queue.get_nowait()
             now = times.now_us()
-            await commits.write(Write(contact=contact, at_us=now))
-            message, error = await self._send(contact, now)
-            await commits.write(
-                Write(contact=contact, message=message, error=error, at_us=times.now_us())
-            )
+            done = Write(contact=contact, message=message, error=error, at_us=now)
+            if following is None:
+                await commits.write(done)
+            else:
+                await commits.write(done, Write(contact=following, at_us=now))
             if message is not None:
                 self.counts.sent += 1
                 self.counts.seeds_sent += contact.is_seed
             else:
                 self.counts.failed += 1
             self.advance()
+            contact = following
 
     async def _send(
         self, contact: Contact, now_us: int

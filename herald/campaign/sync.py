@@ -119,6 +119,8 @@ def _replies(campaign: str, store: CampaignStore, inbound: list[suppression.Inbo
     """The inbound messages that answer the campaign: from a recipient it sent to, since
     the target created the message (both times by the target's clock). Seed 004's
     limitation 6 holds: a reply cannot name the message it answers."""
+    if not inbound:
+        return 0
     by_phone = {c.phone: c for c in store.contacts(campaign).values() if c.message_sid}
     replies, rows = [], []
     for message in inbound:
