@@ -13,7 +13,7 @@ import pytest
 from herald.config import Settings
 from herald.runtime import build
 from tests.api import spec
-from tests.conftest import METRICS_TOKEN, Herald, _Server
+from tests.conftest import METRICS_TOKEN, Herald, _Server, eventually
 
 
 @pytest.mark.parametrize(
@@ -63,6 +63,10 @@ def test_an_alphanumeric_id_of_two_accounts_gives_two_series(herald: Herald) -> 
             to="+447400123456", from_="HERALD", body="hi"
         )
         assert message.status == "queued"
-    text = herald.metrics()
-    series = re.findall(r'herald_queue_depth_segments\{address="HERALD",sender="([^"]+)"\}', text)
-    assert {f"{first.sid}/HERALD", f"{second.sid}/HERALD"} <= set(series)
+
+    def both() -> bool:  # a queue joins the dispatcher once its message is announced
+        text = herald.metrics()
+        pattern = r'herald_queue_depth_segments\{address="HERALD",sender="([^"]+)"\}'
+        return {f"{first.sid}/HERALD", f"{second.sid}/HERALD"} <= set(re.findall(pattern, text))
+
+    eventually(both, timeout=10)
