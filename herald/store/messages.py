@@ -315,20 +315,27 @@ def find_idempotent(
 def remember_key(
     conn: Connection, account_sid: str, key: str, message_sid: str, request_hash: str, now: int
 ) -> None:
-    conn.execute(
-        delete(idempotency_keys).where(
-            idempotency_keys.c.account_sid == account_sid, idempotency_keys.c.key == key
-        )
+    params = {"a": account_sid, "k": key, "m": message_sid, "h": request_hash, "now": now}
+    _FORGET_KEY.run_many(conn, [params])
+    _REMEMBER_KEY.run_many(conn, [params])
+
+
+# Every create with an Idempotency-Key runs these (a bulk send sends one per recipient):
+# built with Core per call they were 15% of Herald's CPU under bench/campaign.py.
+_FORGET_KEY = RawStatement(
+    delete(idempotency_keys).where(
+        idempotency_keys.c.account_sid == bindparam("a"), idempotency_keys.c.key == bindparam("k")
     )
-    conn.execute(
-        insert(idempotency_keys).values(
-            account_sid=account_sid,
-            key=key,
-            message_sid=message_sid,
-            request_hash=request_hash,
-            date_created=now,
-        )
+)
+_REMEMBER_KEY = RawStatement(
+    insert(idempotency_keys).values(
+        account_sid=bindparam("a"),
+        key=bindparam("k"),
+        message_sid=bindparam("m"),
+        request_hash=bindparam("h"),
+        date_created=bindparam("now"),
     )
+)
 
 
 def forget_keys_before(conn: Connection, cutoff: int) -> int:
