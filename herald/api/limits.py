@@ -70,6 +70,7 @@ LENGTHS: dict[str, int] = {
     **dict.fromkeys(("Languages", "Countries"), 262_144),
     "CarrierMessageId": 128,
     **dict.fromkeys(("DateCreated<", "DateCreated>"), 64),
+    "Import": 262_144,  # the console's opt-out import: a CSV or JSON ledger in one field
 }
 
 # Where a long value of a send parameter has the parameter's own code: Twilio's, or for

@@ -51,10 +51,11 @@ class Page:
         return render(self.request, template, status, signed=self.signed, **context)
 
     def redirect(self, path: str, notice: str = "") -> RedirectResponse:
+        path, hash_, fragment = path.partition("#")  # the notice goes before a #fragment
         target = path + (
             ("&" if "?" in path else "?") + "notice=" + quote(notice) if notice else ""
         )
-        return RedirectResponse(target, status_code=303)
+        return RedirectResponse(target + hash_ + fragment, status_code=303)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
