@@ -202,8 +202,13 @@ def world(herald: Herald, media_server: Receiver) -> Iterator[World]:
 
 
 def served_routes(herald: Herald) -> list[Route]:
+    """The REST API's routes (the console's HTML pages answer in HTML: tests/console)."""
     routes = create_app(herald.runtime).routes
-    return [route for route in routes if isinstance(route, Route)]
+    return [
+        route
+        for route in routes
+        if isinstance(route, Route) and not route.path.startswith("/console")
+    ]
 
 
 def check(world: World, response: httpx.Response) -> None:
