@@ -31,11 +31,12 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-# The domain's unit tests run under branch coverage (100% required); the rest after them.
+# The domain's unit tests run under branch coverage (100% required); the rest after them,
+# on two workers (pytest-xdist), a test module's tests kept together on one (its server).
 test: install $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/coverage run --branch --source=herald.domain -m pytest -q tests/domain
 	$(BIN)/coverage report --show-missing --skip-covered --fail-under=100
-	$(BIN)/python -m pytest -q --ignore=tests/domain
+	$(BIN)/python -m pytest -q --ignore=tests/domain -n 2 --dist loadscope
 
 check: install
 	$(BIN)/ruff check herald tests bench scripts
