@@ -113,6 +113,7 @@ def test_without_javascript_the_page_still_reads(browser: Browser, herald: Heral
 def test_the_json_wants_a_session(herald: Herald) -> None:
     answer = httpx.get(f"{herald.base_url}/console/live.json", follow_redirects=False)
     assert answer.status_code == 401
+    assert answer.json()["status"] == 401  # JSON, for the page's script
 
 
 def test_the_live_view_fits_a_phone(phone: Page, herald: Herald) -> None:

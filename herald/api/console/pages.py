@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from herald.api.console import session
 from herald.api.console.inner import Inner
@@ -85,9 +85,11 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             signed = await session.signed_in(request)
         except SignInRequired:
-            if request.method != "GET" or request.url.path.endswith(".json"):
-                return render(request, "error.html", 401, title="Signed out",
-                              message="Your session has ended. Sign in again.")  # fmt: skip
+            ended = "Your session has ended. Sign in again."
+            if request.url.path.endswith(".json"):  # the pages' own scripts read these
+                return JSONResponse({"message": ended, "status": 401}, status_code=401)
+            if request.method != "GET":
+                return render(request, "error.html", 401, title="Signed out", message=ended)
             next_path = quote(
                 request.url.path + ("?" + request.url.query if request.url.query else "")
             )
