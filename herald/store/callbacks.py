@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
+from herald.domain.attempts import entry as attempt_entry
 from herald.domain.callbacks import Attempt, Callback, CallbackState, origin_of
 from herald.store.raw import RawStatement
 from herald.store.schema import accounts, callbacks, messages
@@ -55,9 +56,11 @@ def _still_pending(table: FromClause) -> ColumnElement[bool]:
 
 
 # Positions in a claimed row: all the columns, then the message's head, then the token.
-_SEQUENCE, _URL, _HEAD, _TOKEN = 3, 4, 16, 17
+_SEQUENCE, _URL = 3, 4
+_HEAD = len(callbacks.c)
+_TOKEN = _HEAD + 1
 
-_UNSET = ("id", "last_error", "last_status_code", "leased_by")
+_UNSET = ("id", "last_error", "last_status_code", "leased_by", "history")
 _RECORD = RawStatement(
     update(callbacks)
     .where(callbacks.c.id == bindparam("cid"), _IS_PENDING)
@@ -67,6 +70,7 @@ _RECORD = RawStatement(
         next_attempt_at=bindparam("next_attempt_at"),
         last_error=bindparam("error"),
         last_status_code=bindparam("status_code"),
+        history=callbacks.c.history.concat(bindparam("entry")),
         date_updated=bindparam("now"),
         leased_by=null(),
     )
@@ -303,6 +307,7 @@ def record(conn: Connection, attempts: Sequence[Attempt], now: int) -> None:
                 "next_attempt_at": a.next_attempt_at,
                 "error": a.error,
                 "status_code": a.status_code,
+                "entry": attempt_entry(now, a.status_code, a.error),
                 "now": now,
             }
             for a in attempts

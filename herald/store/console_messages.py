@@ -16,6 +16,8 @@ import orjson
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.engine import Connection
 
+from herald.domain import attempts
+from herald.domain.attempts import AttemptEntry
 from herald.domain.message import Message
 from herald.domain.status import Direction
 from herald.store.inbound_schema import inbound_webhooks
@@ -108,8 +110,7 @@ def list_log(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallbackRow:
-    """One status callback owed (one per status change reported) and its last attempt;
-    the outbox keeps no row per attempt, only their count and the last answer."""
+    """One status callback owed (one per status change reported) and its attempts."""
 
     sequence: int
     status: str  # the MessageStatus it reports
@@ -122,6 +123,7 @@ class CallbackRow:
     last_error: str | None
     last_attempt_at: int | None
     next_attempt_at: int | None  # while pending
+    tries: list[AttemptEntry]  # every attempt, oldest first
 
 
 def callbacks_of(conn: Connection, account_sid: str, message_sid: str) -> list[CallbackRow]:
@@ -129,6 +131,7 @@ def callbacks_of(conn: Connection, account_sid: str, message_sid: str) -> list[C
         select(
             cb.sequence, cb.params, cb.url, cb.method, cb.event_time, cb.state, cb.attempts,
             cb.last_status_code, cb.last_error, cb.date_updated, cb.next_attempt_at,
+            cb.history,
         )
         .where(cb.message_sid == message_sid, cb.account_sid == account_sid)
         .order_by(cb.sequence)
@@ -146,6 +149,7 @@ def callbacks_of(conn: Connection, account_sid: str, message_sid: str) -> list[C
             last_error=row.last_error,
             last_attempt_at=row.date_updated if row.attempts else None,
             next_attempt_at=row.next_attempt_at if row.state == "pending" else None,
+            tries=attempts.parse(row.history),
         )
         for row in rows
     ]
@@ -153,7 +157,7 @@ def callbacks_of(conn: Connection, account_sid: str, message_sid: str) -> list[C
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookRow:
-    """An inbound message's webhook: its targets and its last attempt (the TwiML read)."""
+    """An inbound message's webhook: its targets, its attempts and the TwiML read."""
 
     url: str
     method: str
@@ -166,16 +170,21 @@ class WebhookRow:
     twiml: str | None
     date_created: int
     date_updated: int
+    tries: list[AttemptEntry]
 
 
 def webhook_of(conn: Connection, account_sid: str, message_sid: str) -> WebhookRow | None:
     row = conn.execute(
         select(
             w.url, w.method, w.fallback_url, w.state, w.attempts, w.status_code, w.error_code,
-            w.answered_by, w.twiml, w.date_created, w.date_updated,
+            w.answered_by, w.twiml, w.date_created, w.date_updated, w.history,
         ).where(w.message_sid == message_sid, w.account_sid == account_sid)
     ).first()  # fmt: skip
-    return None if row is None else WebhookRow(**row._asdict())
+    if row is None:
+        return None
+    found = row._asdict()
+    tries = attempts.parse(found.pop("history"))
+    return WebhookRow(**found, tries=tries)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

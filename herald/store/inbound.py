@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, func, insert, null, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from herald.domain.attempts import entry as attempt_entry
 from herald.domain.inbound import InboundWebhook, WebhookTarget
 from herald.domain.senders import SenderKind, SmsWebhook
 from herald.store.inbound_schema import carrier_inbound, inbound_webhooks
@@ -89,7 +90,8 @@ _RECORD = RawStatement(
             for name in ("state", "next_attempt_at", "status_code", "error_code", "answered_by",
                          "twiml", "date_updated")
         }
-        | {"attempts": w.attempts + 1, "leased_by": null(), "lease_expires_at": null()}
+        | {"attempts": w.attempts + 1, "leased_by": null(), "lease_expires_at": null(),
+           "history": w.history.concat(bindparam("entry"))}
     )
 )  # fmt: skip
 _REPLY_CONTEXT = RawStatement(
@@ -254,6 +256,8 @@ def record(conn: Connection, outcome: Outcome, now: int) -> None:
         "next_attempt_at": outcome.next_attempt_at,
         "status_code": outcome.status_code, "error_code": outcome.error_code,
         "answered_by": outcome.answered_by, "twiml": outcome.twiml, "date_updated": now,
+        "entry": attempt_entry(now, outcome.status_code,
+                               None if outcome.error_code is None else str(outcome.error_code)),
     }  # fmt: skip
     _RECORD.run_many(conn, [row])
 

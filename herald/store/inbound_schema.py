@@ -42,6 +42,7 @@ inbound_webhooks = Table(
     Column("error_code", Integer, nullable=True),  # 11200, 12100, … when it went wrong
     Column("answered_by", String(1024), nullable=True),  # the URL whose TwiML was used
     Column("twiml", Text, nullable=True),  # the reply as received
+    Column("history", Text, nullable=False, server_default=""),  # every attempt (attempts.py)
     *_dates(),
     Index(None, "state", "next_attempt_at"),
 )

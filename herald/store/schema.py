@@ -297,6 +297,8 @@ callbacks = Table(
     Column("last_status_code", Integer, nullable=True),
     *_dates(),
     Column("leased_by", String(64), nullable=True),  # the node attempting it, if any
+    # Every attempt, appended as it ends (domain/attempts.py): what the console shows.
+    Column("history", Text, nullable=False, server_default=""),
     UniqueConstraint("message_sid", "sequence"),
     Index(None, "state", "next_attempt_at"),
     Index(None, "account_sid", "state", "id"),

@@ -154,6 +154,7 @@ def test_an_inbound_message_shows_its_webhook_attempts_twiml_and_reply(
     page.goto(f"{herald.base_url}/console/messages/{unanswered}")
     webhook = page.get_by_role("region", name="Inbound webhook")
     expect(webhook).to_contain_text("HTTP 500", timeout=15_000)
+    expect(webhook.locator(".attempt").first).to_contain_text("HTTP 500")  # each attempt
     expect(page.get_by_role("table", name="Alerts about this message")).to_contain_text("11200")
     expect(page.get_by_role("table", name="Replies")).to_have_count(0)
 
@@ -190,3 +191,24 @@ def test_the_log_and_a_message_fit_a_phone(phone: Page, herald: Herald) -> None:
     phone.goto(f"{herald.base_url}/console/messages/{message.sid}")
     expect(phone.get_by_role("table", name="Timeline")).to_be_visible()
     assert_fits(phone)
+
+
+def test_a_retried_callback_shows_each_attempt_with_its_answer(
+    page: Page, herald: Herald, receiver: Receiver
+) -> None:
+    receiver.plan(Reply(status=500))  # the first request fails, the retry is answered 200
+    account = herald.account()
+    client = herald.client(account)
+    ours = number()
+    client.incoming_phone_numbers.create(phone_number=ours)
+    message = client.messages.create(
+        from_=ours, to=handset("212"), body="retried", status_callback=f"{receiver.url}/cb"
+    )
+    sign_in(page, herald, account.sid, account.auth_token)
+    page.goto(f"{herald.base_url}/console/messages/{message.sid}")
+    first = page.get_by_role("table", name="Status callbacks").locator("tbody tr").first
+    expect(first).to_contain_text("HTTP 200", timeout=15_000)  # the page reloads itself
+    attempts = first.locator(".attempt")
+    expect(attempts).to_have_count(2)
+    expect(attempts.nth(0)).to_contain_text("HTTP 500")
+    expect(attempts.nth(1)).to_contain_text("HTTP 200")
