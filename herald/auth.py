@@ -57,21 +57,20 @@ class Authenticator:
         return caller
 
     async def verify(self, username: str, password: str) -> Caller:
-        """Who this username and secret prove (the console's sign-in); 20003 if no one."""
-        return await self.still_valid(username, hash_secret(password))
+        """Who this username and secret prove (every request, and the console's sign-in);
+        20003 if no one. An auth token is compared as it is, a key's secret by its hash."""
+        entry = await self._lookup(username)
+        presented = password if username.startswith("AC") else hash_secret(password)
+        return _proven(entry, presented, entry.secrets)
 
     async def still_valid(self, username: str, secret_hash: str) -> Caller:
         """Who a credential proves, given the hash of its secret: a console session's
         check that the token it signed in with was not rotated, nor its key deleted."""
         entry = await self._lookup(username)
-        known = entry.secrets if username.startswith("SK") else tuple(
-            hash_secret(token) for token in entry.secrets
-        )  # fmt: skip
-        if not _matches(secret_hash, known) or entry.caller is None:
-            raise errors.AuthenticationFailed()
-        if entry.caller.account.status != "active":
-            raise errors.AuthenticationFailed("Authenticate: this account is not active")
-        return entry.caller
+        known = entry.secrets
+        if username.startswith("AC"):  # tokens are kept as they are: compare their hashes
+            known = tuple(hash_secret(token) for token in entry.secrets)
+        return _proven(entry, secret_hash, known)
 
     async def _lookup(self, username: str) -> _Entry:
         now = self._clock.now_us()
@@ -88,6 +87,15 @@ class Authenticator:
         if len(self._cache) > MAX_REMEMBERED:
             del self._cache[next(iter(self._cache))]
         return entry
+
+
+def _proven(entry: _Entry, presented: str, secrets: tuple[str, ...]) -> Caller:
+    """The entry's caller if `presented` is one of `secrets` and its account is active."""
+    if not _matches(presented, secrets) or entry.caller is None:
+        raise errors.AuthenticationFailed()
+    if entry.caller.account.status != "active":
+        raise errors.AuthenticationFailed("Authenticate: this account is not active")
+    return entry.caller
 
 
 def _matches(presented: str, secrets: tuple[str, ...]) -> bool:
