@@ -23,9 +23,9 @@ import phonenumbers
 from herald.campaign import segments
 from herald.campaign.api_client import Api, ApiError, Retrying
 from herald.campaign.audience import Recipient
+from herald.campaign.channel import opened
 from herald.campaign.prepare import prepare
 from herald.campaign.settings import Campaign
-from herald.campaign.store import CampaignStore
 from herald.campaign.target import Target
 
 log = logging.getLogger("herald.campaign")
@@ -33,17 +33,11 @@ SHORT_CODE_MPS, TOLL_FREE_MPS, LONG_CODE_MPS, OTHER_MPS = 100.0, 3.0, 1.0, 10.0
 
 
 async def dry_run(campaign: Campaign, *, details: Path | None = None) -> dict[str, Any]:
-    store = CampaignStore(campaign.database_url)
-    api = Api(campaign, connections=int(campaign["send.concurrency"]))
-    retrying = Retrying.of(campaign)
-    try:
+    async with opened(campaign) as (store, api, retrying):
         prepared = await prepare(campaign, api, store, retrying)
         audience = prepared.audience
         eligible = [r for r in audience.recipients if r.phone not in prepared.suppressed]
         rows = await _estimates(campaign, api, prepared.target, retrying, eligible)
-    finally:
-        await api.aclose()
-        store.close()
     if details is not None:
         _write_details(details, rows)
     total_segments = sum(int(r["segments"]) for r in rows)

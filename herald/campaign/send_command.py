@@ -8,12 +8,12 @@ import time
 from typing import Any
 
 from herald.campaign import progress, times
-from herald.campaign.api_client import Api, Retrying
 from herald.campaign.audience import SEED_PREFIX, Audience
+from herald.campaign.channel import opened
 from herald.campaign.prepare import prepare
 from herald.campaign.send import Sender, elapsed_since
 from herald.campaign.settings import Campaign
-from herald.campaign.store import CampaignStore, Contact
+from herald.campaign.store import Contact
 
 log = logging.getLogger("herald.campaign")
 RATE_EVERY_S = 0.5
@@ -21,10 +21,7 @@ RATE_EVERY_S = 0.5
 
 async def send(campaign: Campaign, *, show_progress: bool) -> dict[str, Any]:
     started = time.monotonic()
-    store = CampaignStore(campaign.database_url)
-    api = Api(campaign, connections=int(campaign["send.concurrency"]))
-    retrying = Retrying.of(campaign)
-    try:
+    async with opened(campaign) as (store, api, retrying):
         prepared = await prepare(campaign, api, store, retrying)
         audience = prepared.audience
         recipients = audience.recipients
@@ -60,9 +57,6 @@ async def send(campaign: Campaign, *, show_progress: bool) -> dict[str, Any]:
             sender = Sender(api=api, store=store, campaign=campaign, target=prepared.target,
                             retrying=retrying, advance=advance)  # fmt: skip
             counts = await sender.run(work)
-    finally:
-        await api.aclose()
-        store.close()
     contacts_suppressed = sum(not c.is_seed for c in suppressed)
     seeds_suppressed = len(suppressed) - contacts_suppressed
     log.info("%d SMS(s) have been sent", counts.sent - counts.seeds_sent)

@@ -107,13 +107,8 @@ class CampaignStore:
             rows = conn.execute(select(contacts).where(contacts.c.campaign == campaign))
             return {row.contact_key: _contact(row) for row in rows}
 
-    def set_state(
-        self, campaign: str, keys: Sequence[str], state: str, now_us: int, *, attempt: bool = False
-    ) -> None:
-        values: dict[str, Any] = {"state": state, "updated_us": now_us}
-        if attempt:
-            values["attempts"] = contacts.c.attempts + 1
-            values["attempted_us"] = now_us
+    def set_state(self, campaign: str, keys: Sequence[str], state: str, now_us: int) -> None:
+        values = {"state": state, "updated_us": now_us}
         with self.engine.begin() as conn:
             for start in range(0, len(keys), CHUNK):
                 chunk = keys[start : start + CHUNK]

@@ -17,6 +17,7 @@ from typing import Any
 
 from herald.campaign import status_pages, suppression, times
 from herald.campaign.api_client import Api, ApiError, Retrying
+from herald.campaign.channel import opened
 from herald.campaign.keywords import Kind, kind_of
 from herald.campaign.send import FINAL, fulfillment_state
 from herald.campaign.settings import Campaign
@@ -28,10 +29,7 @@ log = logging.getLogger("herald.campaign")
 
 
 async def sync(campaign: Campaign) -> dict[str, Any]:
-    store = CampaignStore(campaign.database_url)
-    api = Api(campaign, connections=int(campaign["send.concurrency"]))
-    retrying = Retrying.of(campaign)
-    try:
+    async with opened(campaign) as (store, api, retrying):
         target = await connect(api, campaign, retrying)
         states_before = store.count_states(campaign.name)
         read = await _statuses(campaign, api, store, retrying, target.numbers)
@@ -44,9 +42,6 @@ async def sync(campaign: Campaign) -> dict[str, Any]:
             await suppression.refresh_ledger(api, store, target, retrying)
         new_states = store.count_states(campaign.name) - states_before
         totals = fulfillment_counts(store, campaign.name)
-    finally:
-        await api.aclose()
-        store.close()
     log.info(
         "Synchronised %d messages: %d new states, %d new replies", read, new_states, new_replies
     )
