@@ -24,7 +24,6 @@ import json
 import os
 import pstats
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -616,16 +615,10 @@ def main(argv: list[str] | None = None) -> int:
         report(fig)
         if opts.profile is not None and opts.profile.exists():
             print_profile(opts.profile)
-        sys.stdout.flush()
-        for warning in warnings_for(fig, run):
-            print(f"WARNING: {warning} -- these figures are not trustworthy", file=sys.stderr)
-        sys.stderr.flush()
+        dispatch.print_warnings(warnings_for(fig, run))
         print(json.dumps(fig), flush=True)
     finally:
-        if opts.keep:
-            print(f"data kept in {data_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        dispatch.discard(data_dir, opts.keep)
     return 0
 
 

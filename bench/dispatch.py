@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,6 +306,22 @@ def filesystem_of(path: Path) -> str:
         if str(path.resolve()).startswith(mount) and len(mount) > len(best):
             best, kind = mount, fstype
     return kind
+
+
+def print_warnings(warnings: Iterable[str]) -> None:
+    """After the figures on stdout, each reason not to trust them on stderr."""
+    sys.stdout.flush()
+    for warning in warnings:
+        print(f"WARNING: {warning} -- these figures are not trustworthy", file=sys.stderr)
+    sys.stderr.flush()
+
+
+def discard(data_dir: Path, keep: bool) -> None:
+    """The run's data directory removed, or kept (`--keep`) and said where."""
+    if keep:
+        print(f"data kept in {data_dir}", file=sys.stderr)
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def now_us() -> int:
@@ -857,16 +873,10 @@ def main(argv: list[str] | None = None) -> int:
         report(fig)
         if opts.profile is not None and opts.profile.exists():
             print_profile(opts.profile)
-        sys.stdout.flush()
-        for warning in warnings_for(fig, run, out):
-            print(f"WARNING: {warning} -- these figures are not trustworthy", file=sys.stderr)
-        sys.stderr.flush()
+        print_warnings(warnings_for(fig, run, out))
         print(json.dumps(fig), flush=True)
     finally:
-        if opts.keep:
-            print(f"data kept in {data_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        discard(data_dir, opts.keep)
     return 0
 
 

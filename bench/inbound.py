@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -918,16 +917,10 @@ def main(argv: list[str] | None = None) -> int:
         with database(opts) as url:
             fig, warnings = measure(opts, data_dir, url)
         report(fig)
-        sys.stdout.flush()
-        for warning in warnings:
-            print(f"WARNING: {warning} -- these figures are not trustworthy", file=sys.stderr)
-        sys.stderr.flush()
+        dispatch.print_warnings(warnings)
         print(json.dumps(fig), flush=True)
     finally:
-        if opts.keep:
-            print(f"data kept in {data_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        dispatch.discard(data_dir, opts.keep)
     return 0
 
 

@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import statistics
@@ -784,16 +783,10 @@ def one_run(opts: Options, run: Run) -> dict[str, Any]:
         sample = output_path(opts.sample, opts, run)
         if sample is not None and sample.exists():
             print_samples(sample, fig["first_accepted_us"])
-        sys.stdout.flush()
-        for warning in warnings_for(fig, run):
-            print(f"WARNING: {warning} -- these figures are not trustworthy", file=sys.stderr)
-        sys.stderr.flush()
+        dispatch.print_warnings(warnings_for(fig, run))
         return fig
     finally:
-        if opts.keep:
-            print(f"data kept in {data_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        dispatch.discard(data_dir, opts.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
