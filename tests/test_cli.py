@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 HERALD = [sys.executable, "-m", "herald"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def env_for(workdir: Path) -> dict[str, str]:
@@ -34,31 +29,35 @@ def env_for(workdir: Path) -> dict[str, str]:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, int, str]]:
-    """`herald serve` started in an empty directory, as after a fresh clone."""
+    """`herald serve` started in an empty directory, as after a fresh clone. Its output
+    goes to a file: a pipe nobody reads until the end could fill and stall the server."""
     port = free_port()
-    proc = subprocess.Popen(
-        [*HERALD, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env_for(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    output = tmp_path / "serve.log"
+    with output.open("wb") as log:
+        proc = subprocess.Popen(
+            [*HERALD, "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env_for(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        assert proc.poll() is None, f"herald serve exited: {output.read_text()}"
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 break
         except httpx.TransportError:
             time.sleep(0.05)
     else:
         proc.kill()
-        pytest.fail(f"herald serve did not become healthy: {proc.communicate()[0]}")
+        proc.wait(10)
+        pytest.fail(f"herald serve did not become healthy: {output.read_text()}")
     yield tmp_path, port, ""
     proc.terminate()
-    output, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0, output
-    assert "Created account AC" in output
+    proc.wait(20)
+    assert proc.returncode == 0, output.read_text()
+    assert "Created account AC" in output.read_text()
 
 
 def readme_block(kind: str) -> str:
@@ -107,11 +106,17 @@ def test_readme_python_example_works_as_written(served: tuple[Path, int, str]) -
         cwd=workdir,
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert prepared.returncode == 0, prepared.stderr
     env = {**env_for(workdir), **credentials(workdir)}
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True
+        [sys.executable, "-c", script],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0].split()
@@ -126,12 +131,18 @@ def test_readme_service_example_works_as_written(served: tuple[Path, int, str]) 
         cwd=workdir,
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert prepared.returncode == 0, prepared.stderr
     script = readme_block("service").replace("127.0.0.1:8080", f"127.0.0.1:{port}")
     env = {**env_for(workdir), **credentials(workdir)}
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True
+        [sys.executable, "-c", script],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     accepted, routed, why = result.stdout.splitlines()
@@ -149,6 +160,7 @@ def test_accounts_create_and_list(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     )
     account = json.loads(created.stdout)
     assert account["sid"].startswith("AC") and len(account["auth_token"]) == 32
@@ -158,9 +170,15 @@ def test_accounts_create_and_list(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     )
     listed = subprocess.run(
-        [*HERALD, "accounts", "list", "--json"], env=env, capture_output=True, text=True, check=True
+        [*HERALD, "accounts", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     rows = {row["sid"]: row for row in json.loads(listed.stdout)}
     assert rows[account["sid"]]["friendly_name"] == "Shop"
@@ -169,7 +187,9 @@ def test_accounts_create_and_list(tmp_path: Path) -> None:
 
 def test_bad_configuration_names_the_variable(tmp_path: Path) -> None:
     env = {**env_for(tmp_path), "HERALD_PORT": "eighty"}
-    result = subprocess.run([*HERALD, "accounts", "list"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [*HERALD, "accounts", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "HERALD_PORT='eighty'" in result.stderr
 
@@ -187,6 +207,7 @@ def test_accounts_rotate_token(served: tuple[Path, int, str]) -> None:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     )
     new = json.loads(rotated.stdout)["auth_token"]
     assert new != old["TWILIO_AUTH_TOKEN"] and len(new) == 32
@@ -203,5 +224,6 @@ def test_accounts_rotate_token(served: tuple[Path, int, str]) -> None:
         env=env_for(workdir),
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert missing.returncode == 1 and "no account" in missing.stderr

@@ -100,12 +100,14 @@ class Router:
         clock = self.clock
         next_poll = next_sweep = 0
         while not stop.is_set():
+            # Cleared with no await since the check: the wake that follows a stop is
+            # never cleared unseen (on a manual clock the poll would never end it).
+            self._wake.clear()
             if clock.now_us() >= next_sweep:
                 next_sweep = clock.now_us() + SWEEP_EVERY_US
                 await self._sweep_mappings()
             rows = list(self.pending.values())
             self.pending.clear()
-            self._wake.clear()
             now = clock.now_us()
             if now >= next_poll:
                 stored = await self.db.read(partial(store.load_unrouted, now=now, limit=LOAD_BATCH))

@@ -8,7 +8,6 @@ import asyncio
 import email
 import json
 import logging
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from herald.campaign.notify import notify
 from herald.campaign.settings import Campaign
 from tests.campaign import campaign_file
+from tests.ports import free_port
 from tests.webhooks.receiver import Receiver, Reply
 
 TOTALS = {"total": 10_000, "invalid": 12, "duplicates": 30, "suppressed": 5, "seeds": 3,
@@ -60,14 +60,8 @@ def _authenticate(
     return AuthResult(success=False, handled=False)  # the server answers 535
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _serve(**options: Any) -> Iterator[Mailbox]:
-    mailbox = Mailbox(port=_free_port())
+    mailbox = Mailbox(port=free_port())
     controller = Controller(
         mailbox, hostname="127.0.0.1", port=mailbox.port, server_hostname="localhost", **options
     )
@@ -216,7 +210,7 @@ def test_credentials_for_a_server_without_auth_still_send(
 def test_an_smtp_server_that_is_down_is_a_warning(
     tmp_path: Path, warnings_logged: list[logging.LogRecord]
 ) -> None:
-    url = f"smtp://user:pass@127.0.0.1:{_free_port()}"
+    url = f"smtp://user:pass@127.0.0.1:{free_port()}"
     campaign = _campaign(tmp_path, smtp_url=url, email_to="ops@example.com")
     assert _notify(campaign) == []
     [warning] = warnings_logged
@@ -262,7 +256,7 @@ def test_a_refusing_webhook_is_a_warning_and_the_email_still_goes(
 def test_an_unreachable_webhook_is_a_warning(
     tmp_path: Path, warnings_logged: list[logging.LogRecord]
 ) -> None:
-    campaign = _campaign(tmp_path, webhook=f"http://127.0.0.1:{_free_port()}/hook")
+    campaign = _campaign(tmp_path, webhook=f"http://127.0.0.1:{free_port()}/hook")
     assert _notify(campaign) == []
     assert len(warnings_logged) == 1
 

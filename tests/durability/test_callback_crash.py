@@ -18,7 +18,7 @@ import httpx
 
 from tests.conftest import eventually
 from tests.nodes import Node, credentials
-from tests.test_cli import free_port
+from tests.ports import free_port
 from tests.webhooks.receiver import Received, Receiver, Reply
 
 SENDERS = [f"+1415202{n:04d}" for n in range(4)]

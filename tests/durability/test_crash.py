@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from tests.nodes import Node, credentials
-from tests.test_cli import free_port
+from tests.ports import free_port
 from tests.webhooks.receiver import Received, Receiver
 
 ROUNDS = 6

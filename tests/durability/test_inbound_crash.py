@@ -13,7 +13,7 @@ import httpx
 
 from tests.conftest import eventually
 from tests.nodes import Node, credentials
-from tests.test_cli import free_port
+from tests.ports import free_port
 from tests.webhooks.receiver import Receiver, Reply
 
 NUMBER = "+14155207001"

@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import Engine, text
 
 from tests.nodes import Node, first_account, node_env
-from tests.test_cli import free_port
+from tests.ports import free_port
 from tests.webhooks.receiver import Receiver
 
 SENDERS = [f"+1415202{n:04d}" for n in range(50)]

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from tests.conftest import eventually
 from tests.nodes import Node, first_account, node_env
-from tests.test_cli import free_port
+from tests.ports import free_port
 
 SENDERS = [f"+1303555{n:04d}" for n in range(20)]
 RECIPIENTS = [f"+1617555{n:04d}" for n in range(40)]

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import text
 
 from tests.nodes import Node, first_account, node_env
-from tests.test_cli import free_port
+from tests.ports import free_port
 from tests.webhooks.receiver import Receiver, Reply
 
 SENDER = "+14152030000"

@@ -13,7 +13,7 @@ import httpx
 from tests.carriers.smpp_peer import SmppPeer
 from tests.conftest import METRICS_AUTH, METRICS_TOKEN, eventually
 from tests.nodes import Node, credentials
-from tests.test_cli import free_port
+from tests.ports import free_port
 
 NUMBER, OTHER, THIRD = "+14155207101", "+14155207102", "+14155207103"
 IN_DOUBT = ("+12125550141", "+12125550142")
