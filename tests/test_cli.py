@@ -97,10 +97,9 @@ def test_readme_curl_example_works_as_written(served: tuple[Path, int, str]) -> 
     assert message["status"] == "queued" and message["body"] == "Hello from Herald"
 
 
-def test_readme_python_example_works_as_written(served: tuple[Path, int, str]) -> None:
-    workdir, port, _ = served
+def run_readme_python(workdir: Path, port: int, kind: str) -> str:
+    """The README's setup (a number), then its Python example `kind` as written; its output."""
     setup = readme_block("curl").split("# Send a message")[0]
-    script = readme_block("python").replace("127.0.0.1:8080", f"127.0.0.1:{port}")
     prepared = subprocess.run(
         ["bash", "-euc", setup.replace("127.0.0.1:8080", f"127.0.0.1:{port}")],
         cwd=workdir,
@@ -109,43 +108,28 @@ def test_readme_python_example_works_as_written(served: tuple[Path, int, str]) -
         timeout=60,
     )
     assert prepared.returncode == 0, prepared.stderr
-    env = {**env_for(workdir), **credentials(workdir)}
+    script = readme_block(kind).replace("127.0.0.1:8080", f"127.0.0.1:{port}")
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=workdir,
-        env=env,
+        env={**env_for(workdir), **credentials(workdir)},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    first = result.stdout.splitlines()[0].split()
+    return result.stdout
+
+
+def test_readme_python_example_works_as_written(served: tuple[Path, int, str]) -> None:
+    workdir, port, _ = served
+    first = run_readme_python(workdir, port, "python").splitlines()[0].split()
     assert first[0].startswith("SM") and first[1:] == ["queued", "1"]
 
 
 def test_readme_service_example_works_as_written(served: tuple[Path, int, str]) -> None:
     workdir, port, _ = served
-    setup = readme_block("curl").split("# Send a message")[0]
-    prepared = subprocess.run(
-        ["bash", "-euc", setup.replace("127.0.0.1:8080", f"127.0.0.1:{port}")],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert prepared.returncode == 0, prepared.stderr
-    script = readme_block("service").replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-    env = {**env_for(workdir), **credentials(workdir)}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    accepted, routed, why = result.stdout.splitlines()
+    accepted, routed, why = run_readme_python(workdir, port, "service").splitlines()
     assert accepted == "accepted None"
     status, sender = routed.split()
     assert status in ("queued", "sending", "sent", "delivered") and sender == "+14155550100"
